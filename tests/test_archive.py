@@ -1,0 +1,89 @@
+"""engine.archive and engine.sumtree: columnar growth, best, lineage tree, novelty."""
+
+import numpy as np
+import pytest
+
+from engine.archive import NOVELTY_K, Archive
+from engine.dataset import classic
+from engine.evaluate import Evaluation
+from engine.run import Run
+from engine.sumtree import SumTree
+
+
+def _ev(acc, margin=0.0):
+    return Evaluation(acc, 10, (), (), None, None, margin)
+
+
+def test_best_breaks_ties_by_margin_then_age():
+    """best(): highest fitness, then margin, then the oldest."""
+    run = Run(classic(), "hyperagent", 0)
+    arch = Archive()
+    agents = [run.archive.agent(0)]
+    seed = agents[0]
+    from dataclasses import replace
+    arch.add(seed, _ev(0.5, 0.1), 0.5)
+    arch.add(replace(seed, id=1, parent_id=0), _ev(0.7, 0.1), 0.5)
+    arch.add(replace(seed, id=2, parent_id=1), _ev(0.7, 0.2), 0.5)
+    arch.add(replace(seed, id=3, parent_id=1), _ev(0.7, 0.2), 0.9)
+    assert arch.best() == 2
+    assert arch.lineage(3) == [0, 1, 3] and arch.children(1) == [2, 3]
+    assert arch.children_counts().tolist() == [1, 2, 0, 0]
+    assert arch.top3_mean() == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="next archive index"):
+        arch.add(replace(seed, id=9, parent_id=0), _ev(0.1), 0.1)
+    with pytest.raises(KeyError):
+        arch.lineage(99)
+
+
+def test_lineage_is_a_tree_rooted_at_the_seed():
+    """Every agent's parent is older, and every lineage starts at the seed (id 0)."""
+    run = Run(classic(), "hyperagent", 3)
+    run.run(300)
+    arch = run.archive
+    parent = arch.column("parent")
+    assert parent[0] == -1
+    assert all(0 <= parent[i] < i for i in range(1, len(arch)))
+    gen = arch.column("generation")
+    assert all(gen[i] == gen[parent[i]] + 1 for i in range(1, len(arch)))
+    for i in (1, 57, 299):
+        path = arch.lineage(i)
+        assert path[0] == 0 and path[-1] == i and len(path) == gen[i] + 1
+    assert arch.children_counts().sum() == len(arch) - 1
+
+
+def test_columns_grow_geometrically_and_frame_matches():
+    """Hundreds of adds keep every column consistent with the agent records."""
+    run = Run(classic(), "baseline", 1)
+    run.run(200)
+    df = run.archive.to_frame()
+    assert len(df) == 201 and df["id"].tolist() == list(range(201))
+    assert df["parent_id"].isna().sum() == 1
+    assert (df["w_security"].to_numpy() == [a.task.weights[1] for a in run.archive.agents]).all()
+    assert run.archive._cap >= 201 and run.archive._cap & (run.archive._cap - 1) == 0
+
+
+def test_novelty_is_mean_distance_to_found_neighbours():
+    """A member's novelty equals the mean of its recorded neighbour distances (exact values)."""
+    run = Run(classic(), "hyperagent", 5)
+    run.run(100)
+    arch = run.archive
+    vec = arch.column("vec")
+    for i in (1, 40, 100):
+        ids = arch._nn_i[i]
+        assert 1 <= len(ids) <= NOVELTY_K
+        d = [float(np.linalg.norm(vec[i] - vec[j])) for j in ids]
+        assert arch._nn_d[i] == pytest.approx(d)
+        assert arch.column("novelty")[i] == pytest.approx(np.mean(d))
+
+
+def test_sumtree_samples_in_proportion_and_is_history_free():
+    """Sampling follows the weights; rebuilt trees sample the same indices."""
+    t = SumTree(4)
+    for i, w in enumerate([1.0, 0.0, 3.0, 0.0, 4.0]):
+        t.set(i, w)
+    assert t.total == 8.0
+    assert [t.sample(u) for u in (0.0, 0.12, 0.13, 0.49, 0.51, 0.99)] == [0, 0, 2, 2, 4, 4]
+    t2 = SumTree(64)
+    t2.set_many([1.0, 0.0, 3.0, 0.0, 4.0])
+    us = np.random.default_rng(0).random(200)
+    assert [t.sample(u) for u in us] == [t2.sample(u) for u in us]
