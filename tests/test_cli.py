@@ -57,7 +57,7 @@ def test_usage_errors_list_valid_values(tmp_path):
 
 def test_run_prints_a_summary():
     """run prints the best agent's train and test accuracy."""
-    r = _cli("run", "--condition", "hyperagent", "--iterations", "30", "--seed", "7")
+    r = _cli("run", "--condition", "hyperagent", "--iterations", "30", "--seed", "7", "--no-db")
     assert r.returncode == 0, r.stderr
     assert "best_train_accuracy=" in r.stdout and "condition=hyperagent" in r.stdout
 
