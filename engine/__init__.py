@@ -11,7 +11,11 @@ Modules (one concept each):
     conditions  CONDITIONS registry: hyperagent, baseline, no_archive
     run         Run, StepRecord, METRIC_COLUMNS (the loop)
     experiment  run_experiment (conditions x seeds x iterations, parallel seeds)
-    cli, bench  python -m engine ...
+    stats, reference, charts   statistics, reference lines, pure Altair chart builders
+    store, store_schema, store_query, store_bench   SQLite persistence (sqlite-utils)
+    llm, llm_config, llm_operator, llm_reviewer, llm_ablation, prompts/   optional OpenAI
+    repo_scan, scan_measure, scan_security, scan_zip   features measured on a real repository
+    cli, cli_store, cli_stats, cli_llm, bench   python -m engine ...
 
 Import from the modules directly (``from engine.run import Run``); this package file imports
 nothing so that ``python -m engine`` and worker processes start fast.

@@ -10,6 +10,7 @@ import importlib
 import json
 import sys
 
+from engine.cli_llm import add_operator_argument
 from engine.conditions import CONDITIONS
 
 MAX_ITERATIONS = 1_000_000
@@ -57,11 +58,36 @@ def _load(spec: str):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from engine.cli_llm import operator_from_args, operator_label
+    from engine.cli_store import dataset_label, open_store
     from engine.run import Run
+    from engine.store import StoreError
 
     ds = _load(args.dataset)
-    run = Run(ds, args.condition, args.seed)
-    run.run(args.iterations)
+    store = run_id = None
+    try:
+        if not args.no_db:
+            store = open_store(args.db)
+        operator = operator_from_args(
+            args.operator, call_logger=None if store is None else store.log_llm_call)
+        run = Run(ds, args.condition, args.seed, operator)
+        if store is not None:
+            run_id = store.create_run(run, dataset_label(args.dataset),
+                                      {"iterations": args.iterations,
+                                       "operator": operator_label(operator), "source": "cli"})
+            if hasattr(operator, "run_id"):
+                operator.run_id = run_id
+        try:
+            run.run(args.iterations, None if store is None else store.observer(run_id))
+        except BaseException:
+            if store is not None:
+                store.finish_run(run_id, "interrupted")
+            raise
+        if store is not None:
+            store.finish_run(run_id)
+    except StoreError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
     arch = run.archive
     b = arch.best()
     best = arch.agent(b)
@@ -74,6 +100,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                            [round(w, 4) for w in best.task.weights]))))
     print(f"threshold={best.task.threshold:.4f} style={best.task.review_style} "
           f"focus={best.meta.focus_metric}")
+    if store is not None:
+        print(f"run_id={run_id}")
     return 0
 
 
@@ -95,10 +123,22 @@ class _Bar:
 def cmd_ablate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from engine.experiment import run_experiment
+    from engine.cli_llm import operator_from_args, run_ablation
 
-    df = run_experiment(args.conditions, args.seeds, args.iterations, _load(args.dataset),
-                        workers=args.workers, progress=_Bar("ablate"))
+    store = None
+    if args.db is not None:
+        from engine.cli_store import open_store
+        from engine.store import StoreError
+
+        try:
+            store = open_store(args.db)
+        except StoreError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return 2
+    operator = operator_from_args(
+        args.operator, call_logger=None if store is None else store.log_llm_call)
+    df = run_ablation(operator, args.conditions, args.seeds, args.iterations,
+                      _load(args.dataset), workers=args.workers, progress=_Bar("ablate"))
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(out, index=False, lineterminator="\n")
@@ -106,6 +146,12 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     summary = final.groupby("condition", sort=False)[["best_fitness", "best_test_accuracy"]]
     print(summary.mean().round(4).to_string())
     print(f"wrote {len(df)} rows to {out}")
+    if store is not None:
+        ablation_id = store.save_ablation(df, {
+            "conditions": list(args.conditions), "seeds": args.seeds,
+            "iterations": args.iterations, "dataset": args.dataset, "operator": "heuristic",
+            "source": "cli"})
+        print(f"ablation_id={ablation_id}")
     return 0
 
 
@@ -129,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"iterations, 1..{MAX_ITERATIONS} (default 30)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _dataset_arg(p)
+    add_operator_argument(p)
+    p.add_argument("--db", default=None, metavar="PATH",
+                   help="SQLite file the run is saved to, step by step (default: "
+                        "$HYPERAGENTS_DB if set, else hyperagents.db in the working folder); "
+                        "the last line printed is run_id=ID")
+    p.add_argument("--no-db", action="store_true", help="do not save the run")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("ablate", help="every condition x seeds x iterations -> metrics CSV")
@@ -144,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/raw_metrics.csv",
                    help="CSV to write (default results/raw_metrics.csv)")
     _dataset_arg(p)
+    add_operator_argument(p)
+    p.add_argument("--db", default=None, metavar="PATH",
+                   help="also save the ablation in this SQLite file (last line printed: "
+                        "ablation_id=ID)")
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("bench", help="time the engine; prints one JSON object")
