@@ -1,0 +1,100 @@
+"""Widgets of the Live Review page: the repository's features (sliders, or a scanned folder /
+zip that fills them), the decision with its reasons, and saving it.
+
+Public names: FEATURE_KEYS, K_SCAN, scan_panel, feature_sliders, input_source, outcome,
+save_panel.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import data, plots, state, widgets
+from app.review import ReviewResult, review_record
+from engine.policy import FEATURES, HyperAgent
+
+FEATURE_KEYS = {f: f"ha_lr_{f}" for f in FEATURES}
+K_SCAN = "ha_lr_scan"  # (kind, source name, features) of the last scan
+
+
+def _apply_scan(kind: str, result) -> None:
+    st.session_state[K_SCAN] = (kind, result.source, dict(result.features))
+    for f, key in FEATURE_KEYS.items():
+        st.session_state[key] = float(result.features[f])
+    st.session_state["ha_lr_repo"] = result.source
+
+
+def scan_panel() -> None:
+    """Fill the sliders from an uploaded ``.zip`` or (when allowed) a local folder."""
+    try:
+        from engine import repo_scan
+    except ImportError:  # the scanner ships with its own issue
+        return
+    with st.expander("Measure a repository (zip upload or folder)"):
+        upload = st.file_uploader("Repository .zip", type=["zip"], key="ha_lr_zip")
+        if upload is not None and st.button("Scan the zip", key="ha_lr_scan_zip"):
+            try:
+                _apply_scan("zip", repo_scan.scan_zip(upload.getvalue(), name=upload.name))
+            except repo_scan.ScanError as exc:
+                st.error(f"{upload.name}: {exc}")
+        if repo_scan.local_paths_allowed():
+            folder = st.text_input("…or a local folder path", key="ha_lr_folder")
+            if folder and st.button("Scan the folder", key="ha_lr_scan_folder"):
+                try:
+                    _apply_scan("folder", repo_scan.scan(folder))
+                except repo_scan.ScanError as exc:
+                    st.error(str(exc))
+        scan = st.session_state.get(K_SCAN)
+        if scan:
+            st.caption(f"Last scan: {scan[1]} ({scan[0]}); the sliders below hold its values.")
+
+
+def feature_sliders() -> dict[str, float]:
+    """One slider per feature in [0, 1] (0.5 until moved or scanned)."""
+    values = {}
+    cols = st.columns(len(FEATURES))
+    for col, (f, key) in zip(cols, FEATURE_KEYS.items()):
+        st.session_state.setdefault(key, 0.5)
+        values[f] = float(col.slider(f.replace("_", " "), 0.0, 1.0, step=0.01, key=key))
+    return values
+
+
+def input_source(values: dict[str, float]) -> str:
+    """``zip``/``folder`` while the sliders still hold the last scan's values, else
+    ``sliders``."""
+    scan = st.session_state.get(K_SCAN)
+    if scan and all(abs(values[f] - scan[2][f]) < 1e-9 for f in FEATURES):
+        return scan[0]
+    return "sliders"
+
+
+def outcome(result: ReviewResult) -> None:
+    """The decision, score against threshold, contributions and what would flip it."""
+    verdict = "ACCEPTED" if result.accepted else "REJECTED"
+    (st.success if result.accepted else st.error)(
+        f"**{verdict}**: score {result.score:.3f} "
+        f"{'>=' if result.accepted else '<'} effective threshold {result.threshold:.3f} "
+        f"(margin {result.margin:+.3f})")
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        widgets.chart((*result.contributions.values(), result.threshold),
+                      plots.contributions_chart, result.contributions, result.threshold)
+    c2.dataframe({"feature": list(result.contributions),
+                  "value": [round(result.features[f], 3) for f in result.contributions],
+                  "weight x value": [round(v, 4) for v in result.contributions.values()]},
+                 hide_index=True, key="ha_lr_contrib")
+    st.markdown("**What would flip the decision** (one change at a time)")
+    st.markdown("\n".join(f"- {flip.text}" for flip in result.flips))
+
+
+def save_panel(result: ReviewResult, agent: HyperAgent, run_id: str, values) -> None:
+    repo = st.session_state.get("ha_lr_repo", "")
+    label = st.radio("Your own label (optional)", ["none", "accepted", "rejected"],
+                     horizontal=True, key="ha_lr_label")
+    if st.button("Save review", type="primary", key="ha_lr_save"):
+        record = review_record(result, agent, run_id, repo, input_source(values),
+                               None if label == "none" else label)
+        review_id = state.store().add_review(record)
+        data.invalidate()
+        st.success(f"Review #{review_id} saved: {repo or '(unnamed)'} {result.decision} by "
+                   f"agent #{agent.id} of run {run_id}.")

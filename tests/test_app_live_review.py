@@ -1,0 +1,96 @@
+"""AppTest of the Live Review page: decision, reasons, saving, scanning a zip."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from test_app_support import goto, no_exception, open_app, seed_run, texts
+
+from app.review import review
+from engine.policy import FEATURES
+from engine.store import Store
+
+
+def test_empty_database_says_there_is_no_run(tmp_path, monkeypatch):
+    """Without runs there is no agent to review with: the page says so."""
+    at, _ = open_app(tmp_path, monkeypatch, "live_review")
+    no_exception(at)
+    assert "No run yet" in texts(at)
+
+
+def test_sliders_decide_with_the_best_agent_and_explain(tmp_path, monkeypatch):
+    """The decision, score, threshold and flips are the agent's on the slider values."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, run = seed_run(db, iterations=20, seed=3)
+    goto(at, "live_review", {"run": run_id})
+    no_exception(at)
+    best = run.archive.agent(run.archive.best())
+    assert at.number_input(key="ha_lr_agent").value == best.id
+    values = dict(zip(FEATURES, (0.9, 0.2, 0.3, 0.8, 0.7)))
+    for f, v in values.items():
+        at.slider(key=f"ha_lr_{f}").set_value(v)
+    at.run()
+    no_exception(at)
+    expected = review(best, values)
+    box = (at.success if expected.accepted else at.error)[0].value
+    assert box.startswith(f"**{expected.decision.upper()}**: score {expected.score:.3f}")
+    assert f"effective threshold {expected.threshold:.3f}" in box
+    for flip in expected.flips:
+        assert f"- {flip.text}" in texts(at)
+    contrib = at.dataframe[0].value
+    assert contrib["weight x value"].tolist() == [round(expected.contributions[f], 4)
+                                                  for f in FEATURES]
+
+
+def test_a_review_is_saved(tmp_path, monkeypatch):
+    """Save review writes one row with the repo, agent, features, score and decision."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, run = seed_run(db, iterations=5, seed=1)
+    goto(at, "live_review", {"run": run_id, "agent": "2"})
+    at.text_input(key="ha_lr_repo").set_value("my-repo")
+    at.slider(key="ha_lr_security").set_value(0.95)
+    at.radio(key="ha_lr_label").set_value("accepted")
+    at.button(key="ha_lr_save").click().run()
+    no_exception(at)
+    agent = run.archive.agent(2)
+    values = {f: 0.5 for f in FEATURES} | {"security": 0.95}
+    expected = review(agent, values)
+    with Store(db) as store:
+        saved = store.reviews()
+    assert len(saved) == 1
+    row = saved.iloc[0]
+    assert (row["repo"], row["run_id"], row["agent_id"], row["source"], row["label"]) == \
+        ("my-repo", run_id, 2, "sliders", "accepted")
+    assert row["decision"] == expected.decision
+    assert row["security"] == 0.95 and row["maintainability"] == 0.5
+    assert abs(row["score"] - expected.score) < 1e-6
+    assert f"Review #{row['id']} saved: my-repo {expected.decision} by agent #2" in texts(at)
+    assert at.dataframe[-1].value["repo"].tolist() == ["my-repo"]
+
+
+def test_a_zip_scan_fills_the_sliders_and_is_saved_as_zip(tmp_path, monkeypatch):
+    """An uploaded repository zip is measured; its features drive the decision."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    goto(at, "live_review", {"run": run_id})
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("demo/README.md", "# demo\n\nA small demo.\n\n```\npip install demo\n```\n")
+        zf.writestr("demo/demo.py", '"""Demo."""\n\n\ndef add(a, b):\n    """Add."""\n'
+                                    "    return a + b\n")
+        zf.writestr("demo/tests/test_demo.py", "from demo import add\n\n\ndef test_add():\n"
+                                               "    assert add(1, 2) == 3\n")
+    at.file_uploader(key="ha_lr_zip").upload("demo.zip", buf.getvalue(), "application/zip")
+    at.run()
+    at.button(key="ha_lr_scan_zip").click().run()
+    no_exception(at)
+    from engine.repo_scan import scan_zip
+
+    measured = scan_zip(buf.getvalue(), name="demo.zip").features
+    assert {f: at.slider(key=f"ha_lr_{f}").value for f in FEATURES} == measured
+    at.button(key="ha_lr_save").click().run()
+    with Store(db) as store:
+        row = store.reviews().iloc[0]
+    assert (row["source"], row["repo"]) == ("zip", "demo.zip")
+    assert {f: row[f] for f in FEATURES} == measured
