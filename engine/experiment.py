@@ -4,7 +4,7 @@ Seeds run in parallel worker processes (a ``spawn`` context, so it is safe from 
 Streamlit server); every job builds its own ``Run`` from ``SeedSequence(seed)``, so a parallel
 ablation equals the serial one row for row.
 
-Public names: run_experiment, run_job, default_workers, AUTO_SERIAL_STEPS.
+Public names: run_experiment, run_job, plan_jobs, jobs_frame, default_workers, AUTO_SERIAL_STEPS.
 """
 
 from __future__ import annotations
@@ -59,16 +59,7 @@ def run_experiment(conditions: Sequence[str] | None = None, seeds: int | Sequenc
     Returns:
         DataFrame with ``METRIC_COLUMNS``, sorted by condition (given order), seed, iteration.
     """
-    names = list(conditions) if conditions is not None else list(CONDITIONS)
-    for c in names:
-        get_condition(c)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not names or not seed_list:
-        raise ValueError("an experiment needs at least one condition and one seed")
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    jobs = [(c, s) for c in names for s in seed_list]
+    ds, jobs = plan_jobs(conditions, seeds, iterations, dataset)
     if workers is None:
         workers = 1 if len(jobs) * iterations < AUTO_SERIAL_STEPS else default_workers()
     workers = max(1, min(workers, len(jobs)))
@@ -87,6 +78,31 @@ def run_experiment(conditions: Sequence[str] | None = None, seeds: int | Sequenc
                 results[futs[fut]] = fut.result()
                 if progress:
                     progress(k, len(jobs))
+    return jobs_frame(jobs, results)
+
+
+def plan_jobs(conditions: Sequence[str] | None, seeds: int | Sequence[int], iterations: int,
+              dataset: Dataset | str) -> tuple[Dataset, list[tuple[str, int]]]:
+    """Validate an experiment's arguments; return the dataset and its (condition, seed) jobs.
+
+    Raises:
+        ValueError: an unknown condition, no condition or seed, or iterations < 1.
+    """
+    names = list(conditions) if conditions is not None else list(CONDITIONS)
+    for c in names:
+        get_condition(c)
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not names or not seed_list:
+        raise ValueError("an experiment needs at least one condition and one seed")
+    if iterations < 1:
+        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
+    return ds, [(c, s) for c in names for s in seed_list]
+
+
+def jobs_frame(jobs: list[tuple[str, int]],
+               results: dict[tuple[str, int], list[tuple]]) -> pd.DataFrame:
+    """The tidy ``METRIC_COLUMNS`` frame of finished jobs, in job order."""
     rows = [r for job in jobs for r in results[job]]
     df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
     df["parent_id"] = df["parent_id"].astype("Int64")

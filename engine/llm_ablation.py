@@ -18,11 +18,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 import pandas as pd
 
-from engine.conditions import CONDITIONS, get_condition
-from engine.dataset import Dataset, load_dataset
-from engine.experiment import Progress, run_job
+from engine.dataset import Dataset
+from engine.experiment import Progress, jobs_frame, plan_jobs, run_job
 from engine.mutate import Operator
-from engine.run import METRIC_COLUMNS
 
 
 def run_llm_ablation(conditions: Sequence[str] | None = None,
@@ -50,21 +48,12 @@ def run_llm_ablation(conditions: Sequence[str] | None = None,
         ValueError: an unknown condition, no condition or seed, iterations < 1, or
             concurrency < 1.
     """
-    names = list(conditions) if conditions is not None else list(CONDITIONS)
-    for c in names:
-        get_condition(c)
-    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
-    if not names or not seed_list:
-        raise ValueError("an experiment needs at least one condition and one seed")
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
+    ds, jobs = plan_jobs(conditions, seeds, iterations, dataset)
     if concurrency is None:
         config = getattr(operator, "config", None)
         concurrency = getattr(config, "concurrency", 1)
     if concurrency < 1:
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
-    ds = load_dataset(dataset) if isinstance(dataset, str) else dataset
-    jobs = [(c, s) for c in names for s in seed_list]
     results: dict[tuple[str, int], list[tuple]] = {}
     with ThreadPoolExecutor(max_workers=min(concurrency, len(jobs)),
                             thread_name_prefix="llm-ablation") as pool:
@@ -73,7 +62,4 @@ def run_llm_ablation(conditions: Sequence[str] | None = None,
             results[futs[fut]] = fut.result()
             if progress:
                 progress(k, len(jobs))
-    rows = [r for job in jobs for r in results[job]]
-    df = pd.DataFrame(rows, columns=list(METRIC_COLUMNS))
-    df["parent_id"] = df["parent_id"].astype("Int64")
-    return df
+    return jobs_frame(jobs, results)
