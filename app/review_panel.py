@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import data, plots, state, widgets
+from app.llm_panel import K_SCAN_CONTEXT
 from app.review import ReviewResult, review_record
 from engine.policy import FEATURES, HyperAgent
 
@@ -22,6 +23,11 @@ def _apply_scan(kind: str, result) -> None:
     for f, key in FEATURE_KEYS.items():
         st.session_state[key] = float(result.features[f])
     st.session_state["ha_lr_repo"] = result.source
+    # Context for the OpenAI review, used while the sliders hold the scan's values.
+    st.session_state[K_SCAN_CONTEXT] = {
+        "features": {f: float(v) for f, v in result.features.items()},
+        "readme_excerpt": result.readme_excerpt, "file_tree": list(result.file_tree),
+        "findings": list(result.findings)}
 
 
 def scan_panel() -> None:
@@ -87,14 +93,58 @@ def outcome(result: ReviewResult) -> None:
     st.markdown("\n".join(f"- {flip.text}" for flip in result.flips))
 
 
-def save_panel(result: ReviewResult, agent: HyperAgent, run_id: str, values) -> None:
+def save_panel(result: ReviewResult, agent: HyperAgent, run_id: str, values,
+               llm_review: dict | None = None) -> None:
     repo = st.session_state.get("ha_lr_repo", "")
     label = st.radio("Your own label (optional)", ["none", "accepted", "rejected"],
                      horizontal=True, key="ha_lr_label")
     if st.button("Save review", type="primary", key="ha_lr_save"):
         record = review_record(result, agent, run_id, repo, input_source(values),
-                               None if label == "none" else label)
+                               None if label == "none" else label, llm_review)
         review_id = state.store().add_review(record)
         data.invalidate()
         st.success(f"Review #{review_id} saved: {repo or '(unnamed)'} {result.decision} by "
                    f"agent #{agent.id} of run {run_id}.")
+
+
+def labelled_dataset_csv(reviews) -> tuple[str | None, str]:
+    """The labelled reviews as dataset CSV text (``CSV_COLUMNS``), or None and what is missing.
+
+    Split: within each label, the oldest review goes to train, the next to test, and so on
+    alternately, so both classes reach train first and the split never changes when more
+    reviews are added.
+    """
+    import csv
+    import io
+
+    from engine.dataset import CSV_COLUMNS
+
+    rows = reviews[reviews["label"].isin(["accepted", "rejected"])].sort_values("id")
+    n_acc = int((rows["label"] == "accepted").sum())
+    n_rej = int((rows["label"] == "rejected").sum())
+    if n_acc < 1 or n_rej < 1 or n_acc + n_rej < 3:
+        return None, (f"A dataset needs at least one accepted and one rejected labelled review, "
+                      f"and three in all (train needs both classes, test at least one row); "
+                      f"saved so far: {n_acc} accepted, {n_rej} rejected.")
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    seen: dict[str, int] = {}
+    for r in rows.itertuples(index=False):
+        k = seen.get(r.label, 0)
+        seen[r.label] = k + 1
+        writer.writerow({"id": f"review-{r.id}", "name": r.repo, "split":
+                         "train" if k % 2 == 0 else "test",
+                         **{f: float(getattr(r, f)) for f in FEATURES}, "label": r.label})
+    return buf.getvalue(), (f"{n_acc} accepted and {n_rej} rejected labelled reviews; "
+                            "upload the file on Overview as a dataset (your CSV).")
+
+
+def dataset_panel() -> None:
+    """Download every labelled review as a dataset CSV that Overview accepts."""
+    st.subheader("Your labelled reviews as a dataset")
+    text, note = labelled_dataset_csv(state.store().reviews(1_000_000))
+    st.download_button("Download labelled reviews as dataset CSV", text or "",
+                       file_name="labelled_reviews.csv", mime="text/csv",
+                       disabled=text is None, key="ha_lr_dataset_csv", help=note)
+    st.caption(note)

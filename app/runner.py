@@ -5,8 +5,8 @@ of the page never repeats work; every step is written by the store's observer in
 transaction, so a page that is left mid-run leaves a consistent, continuable run (marked
 ``interrupted``). Progress is reported after each chunk of ``chunk_size`` iterations.
 
-Public names: MIN_CHUNK, MAX_CHUNK, chunk_size, start_run, continue_run, ensure_loaded,
-run_ablation.
+Public names: MIN_CHUNK, MAX_CHUNK, chunk_size, make_operator, start_run, continue_run,
+ensure_loaded, run_ablation.
 """
 
 from __future__ import annotations
@@ -49,11 +49,29 @@ def _advance(run: Run, run_id: str, iterations: int, progress: Progress | None) 
     data.invalidate()
 
 
+def make_operator(name: str = "heuristic", config=None):
+    """The mutation operator called ``name``: None (the engine's heuristic default) or the LLM
+    operator on ``config``, logging its calls to the store.
+
+    Raises:
+        ValueError: an unknown name, or ``llm`` without a key or local server.
+    """
+    if name == "heuristic":
+        return None
+    from engine.cli_llm import operator_from_args
+
+    return operator_from_args(name, config=config, call_logger=state.store().log_llm_call)
+
+
 def start_run(dataset: Dataset, dataset_spec: str, condition: str, seed: int,
-              iterations: int, progress: Progress | None = None) -> str:
-    """Create a run, save it, select it, and run ``iterations`` steps; returns its id."""
-    run = Run(dataset, condition, int(seed))
-    config = {"source": "app", "requested_iterations": int(iterations)}
+              iterations: int, progress: Progress | None = None, operator: str = "heuristic",
+              llm_config=None) -> str:
+    """Create a run, save it, select it, and run ``iterations`` steps; returns its id.
+
+    ``operator`` is ``heuristic`` or ``llm`` (on ``llm_config``, calls logged to the store).
+    """
+    run = Run(dataset, condition, int(seed), make_operator(operator, llm_config))
+    config = {"source": "app", "requested_iterations": int(iterations), "operator": operator}
     run_id = state.store().create_run(run, dataset_spec, config)
     state.set_session_run(run_id, run)
     state.select_run(run_id)
@@ -73,8 +91,10 @@ def ensure_loaded(run_id: str) -> Run:
     return run
 
 
-def continue_run(run_id: str, iterations: int, progress: Progress | None = None) -> Run:
-    """Run ``iterations`` more steps of a saved run (loaded into the session if needed).
+def continue_run(run_id: str, iterations: int, progress: Progress | None = None,
+                 operator: str = "heuristic", llm_config=None) -> Run:
+    """Run ``iterations`` more steps of a saved run (loaded into the session if needed) with
+    the ``operator`` chosen now (``heuristic`` or ``llm``).
 
     Raises:
         KeyError: no such run. StoreError: another process is writing it.
@@ -82,6 +102,13 @@ def continue_run(run_id: str, iterations: int, progress: Progress | None = None)
     if data.run_info(run_id) is None:
         raise KeyError(f"run {run_id!r} does not exist")
     run = ensure_loaded(run_id)
+    op = make_operator(operator, llm_config)
+    if op is not None:
+        run.operator = op
+    else:
+        from engine.mutate import heuristic
+
+        run.operator = heuristic
     _advance(run, run_id, int(iterations), progress)
     return run
 

@@ -180,16 +180,15 @@ def secrets_mapping() -> dict:
 
 def openai_status() -> tuple[bool, str, str]:
     """``(on, model, detail)``: whether an OpenAI-compatible model can be called (a key from
-    ``st.secrets`` or the environment, or a local base URL), its model, and a line of detail.
-    The key itself is never returned."""
-    from engine.llm_config import LLMConfig
+    ``st.secrets``, the environment or the session's password field, or a local base URL), its
+    model, and a line of detail. The key itself is never returned."""
+    from app.llm_panel import config as llm_config  # llm_panel imports this module
 
-    try:
-        config = LLMConfig.from_env(secrets=secrets_mapping())
-    except ValueError as exc:
-        return False, "", f"settings error: {exc}"
+    config, error = llm_config()
+    if config is None:
+        return False, "", error or "settings error"
     status = config.status()
     if not config.available:
-        return False, config.model, "no OPENAI_API_KEY (secrets or environment)"
+        return False, config.model, "no OPENAI_API_KEY (secrets, environment or session)"
     op = "LLM mutation operator on" if status.state == "on" else "heuristic mutation operator"
     return True, config.model, f"{op}; key from {config.key_source}"

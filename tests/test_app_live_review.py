@@ -94,3 +94,111 @@ def test_a_zip_scan_fills_the_sliders_and_is_saved_as_zip(tmp_path, monkeypatch)
         row = store.reviews().iloc[0]
     assert (row["source"], row["repo"]) == ("zip", "demo.zip")
     assert {f: row[f] for f in FEATURES} == measured
+
+
+def _save(at, repo: str, security: float, label: str) -> None:
+    at.text_input(key="ha_lr_repo").set_value(repo)
+    at.slider(key="ha_lr_security").set_value(security)
+    at.radio(key="ha_lr_label").set_value(label)
+    at.button(key="ha_lr_save").click().run()
+    no_exception(at)
+
+
+def test_labelled_reviews_download_as_a_dataset_csv(tmp_path, monkeypatch):
+    """Labelled reviews become a CSV that parse_csv accepts; too few say what is missing."""
+    from app import review_panel
+    from engine.dataset import CSV_COLUMNS, parse_csv
+
+    made = []
+
+    def spy(reviews):
+        out = real(reviews)
+        made.append(out)
+        return out
+
+    real = review_panel.labelled_dataset_csv
+    monkeypatch.setattr(review_panel, "labelled_dataset_csv", spy)
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    goto(at, "live_review", {"run": run_id})
+    button = at.get("download_button")[0]
+    assert button.label == "Download labelled reviews as dataset CSV"
+    assert button.proto.disabled
+    assert "saved so far: 0 accepted, 0 rejected" in texts(at)
+    _save(at, "a", 0.9, "accepted")
+    _save(at, "b", 0.1, "rejected")
+    assert at.get("download_button")[0].proto.disabled
+    assert "saved so far: 1 accepted, 1 rejected" in texts(at)
+    _save(at, "c", 0.2, "none")
+    _save(at, "d", 0.8, "accepted")
+    button = at.get("download_button")[0]
+    assert not button.proto.disabled
+    text, _ = made[-1]
+    assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    ds = parse_csv(text, "labelled_reviews.csv")
+    assert len(ds.train) == 2 and len(ds.test) == 1
+    assert sorted(ds.train.names) == ["a", "b"] and list(ds.test.names) == ["d"]
+
+
+def test_openai_review_with_a_fake_server(tmp_path, monkeypatch):
+    """Ask OpenAI shows the recommendation, logs the call, saves it with the review, and the
+    key never reaches the page."""
+    import json
+
+    from fake_openai_server import FakeOpenAI, Reply, review_reply
+
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    secret = "sk-live-review-DO-NOT-SHOW-987654321"
+    with FakeOpenAI() as server:
+        server.script(Reply(review_reply("merge-ready", 8, ("tidy code",), ("no CI",),
+                                         "Good to merge.")))
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", secret)
+        goto(at, "live_review", {"run": run_id})
+        no_exception(at)
+        assert "Ask OpenAI for a review" in [b.label for b in at.button]
+        at.button(key="ha_lr_llm_ask").click().run()
+        no_exception(at)
+        page = texts(at)
+        assert "**merge-ready** · score **8**/10" in page
+        assert "Good to merge." in page and "- tidy code" in page and "- no CI" in page
+        assert server.n_requests == 1
+        at.button(key="ha_lr_save").click().run()
+        no_exception(at)
+    assert secret not in texts(at)
+    assert all(secret not in str(e.value) for e in at.text_input)
+    with Store(db) as store:
+        saved = store.reviews().iloc[0]
+        calls = store.llm_calls()
+    assert json.loads(saved["llm_review"])["recommendation"] == "merge-ready"
+    assert len(calls) == 1
+
+
+def test_openai_review_unavailable_without_a_key(tmp_path, monkeypatch):
+    """Without a key there is no button, and the page says why."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    goto(at, "live_review", {"run": run_id})
+    no_exception(at)
+    assert "Ask OpenAI for a review" not in [b.label for b in at.button]
+    assert "OpenAI review unavailable" in texts(at)
+    assert "LLM operator off: no OPENAI_API_KEY set" in texts(at)
+
+
+def test_a_session_key_turns_the_openai_review_on_and_stays_hidden(tmp_path, monkeypatch):
+    """A key typed into the password field enables the review for this session only."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    goto(at, "live_review", {"run": run_id})
+    field = at.text_input(key="ha_lr_llm_key")
+    assert field.label == "OpenAI API key (kept in this browser session only)"
+    secret = "sk-session-DO-NOT-SHOW-112233"
+    field.input(secret).run()
+    no_exception(at)
+    assert "Ask OpenAI for a review" in [b.label for b in at.button]
+    assert "OpenAI review unavailable" not in texts(at)
+    assert secret not in texts(at)
+    at.button(key="ha_lr_llm_forget").click().run()
+    no_exception(at)
+    assert "Ask OpenAI for a review" not in [b.label for b in at.button]

@@ -130,3 +130,72 @@ def test_deep_link_selects_a_saved_run_and_a_missing_one_says_so(tmp_path, monke
     assert f"**Run {run_id}** · hyperagent · seed 0 · 4 iterations" in texts(at)
     goto(at, "overview", {"run": "nope1234"})
     assert [e.value for e in at.error][0].startswith("Run 'nope1234' does not exist")
+
+
+def test_llm_operator_is_disabled_without_a_key(tmp_path, monkeypatch):
+    """Without a key or base URL the operator toggle is disabled and says why."""
+    at, _ = open_app(tmp_path, monkeypatch)
+    no_exception(at)
+    toggle = at.radio(key="ha_ov_operator_off")
+    assert list(toggle.options) == ["heuristic", "llm"] and toggle.disabled
+    assert toggle.value == "heuristic"
+    page = texts(at)
+    assert "llm unavailable: no OPENAI_API_KEY or OPENAI_BASE_URL is configured" in page
+    assert "LLM operator off: no OPENAI_API_KEY set" in page
+
+
+def test_a_run_with_the_llm_operator_logs_its_calls(tmp_path, monkeypatch):
+    """With a (fake) OpenAI-compatible server, llm runs the search through it; the calls are
+    logged in the store and the key never reaches the page."""
+    from fake_openai_server import FakeOpenAI
+
+    from engine.llm_config import clear_last_error
+
+    clear_last_error()
+    at, db = open_app(tmp_path, monkeypatch)
+    secret = "sk-overview-DO-NOT-SHOW-24680"
+    with FakeOpenAI() as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", secret)
+        at.run()
+        toggle = at.radio(key="ha_ov_operator")
+        assert not toggle.disabled and toggle.value == "heuristic"
+        toggle.set_value("llm")
+        at.number_input(key="ha_ov_iterations").set_value(3)
+        at.button(key="ha_ov_run").click().run()
+        no_exception(at)
+        assert server.n_requests == 3
+        at.number_input(key="ha_ov_iterations").set_value(2)
+        at.button(key="ha_ov_continue").click().run()
+        no_exception(at)
+        assert server.n_requests == 5
+    with Store(db) as store:
+        calls = store.llm_calls()
+        run = store.list_runs().iloc[0]
+    assert len(calls) == 5 and run["iterations"] == 5
+    assert "No errors." in texts(at)
+    assert secret not in texts(at)
+
+
+def test_the_last_llm_error_is_shown_in_words(tmp_path, monkeypatch):
+    """A failing server is reported on Overview (the key redacted), and the run still ends."""
+    from fake_openai_server import FakeOpenAI, Status
+
+    from engine.llm_config import clear_last_error
+
+    clear_last_error()
+    at, db = open_app(tmp_path, monkeypatch)
+    secret = "sk-overview-error-DO-NOT-SHOW-13579"
+    with FakeOpenAI(default=Status(401, "invalid key {auth}")) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", secret)
+        at.run()
+        at.radio(key="ha_ov_operator").set_value("llm")
+        at.number_input(key="ha_ov_iterations").set_value(1)
+        at.button(key="ha_ov_run").click().run()
+        at.run()
+        no_exception(at)
+    page = texts(at)
+    assert "Last error:" in page
+    assert secret not in page
+    clear_last_error()

@@ -2,16 +2,8 @@
 
 import streamlit as st
 
-from app import data, layout, review_panel, state, widgets
+from app import data, layout, llm_panel, review_panel, state, widgets
 from app.review import review
-
-
-def llm_section() -> None:
-    """The optional OpenAI review (issue 6) plugs in here; until then it shows the status."""
-    st.subheader("OpenAI review")
-    on, model, detail = state.openai_status()
-    st.caption(f"{'on · ' + model if on else 'off'}: {detail}. The agent's decision above "
-               "never depends on it.")
 
 
 def main() -> None:
@@ -40,8 +32,9 @@ def main() -> None:
     values = review_panel.feature_sliders()
     result = review(agent, values)
     review_panel.outcome(result)
-    review_panel.save_panel(result, agent, run_id, values)
-    llm_section()
+    llm_panel.review_section(values, st.session_state.get("ha_lr_repo", ""), result.decision)
+    review_panel.save_panel(result, agent, run_id, values, llm_panel.current_review(values))
+    review_panel.dataset_panel()
     st.subheader("Recent reviews")
     recent = data.reviews(20)
     if recent.empty:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app import background, data, layout, plots, runner, state, widgets
+from app import background, data, layout, llm_panel, plots, runner, state, widgets
 from engine.conditions import CONDITIONS
 from engine.store import StoreError
 
@@ -21,6 +21,7 @@ def controls(run_id: str | None) -> str | None:
         with d2:
             widgets.chart(("profile", background.dataset_key(ds)), plots.dataset_profile,
                           ds.train.X, ds.train.y, ds.name)
+    operator, llm_config = llm_panel.operator_choice("ha_ov")
     b1, b2, b3, _ = st.columns([1, 1, 1, 3])
     run = b1.button("Run", type="primary", disabled=ds is None, key="ha_ov_run",
                     help="Start a new run with these settings")
@@ -34,12 +35,13 @@ def controls(run_id: str | None) -> str | None:
     try:
         if run:
             run_id = runner.start_run(ds, spec, condition, int(seed), iterations,
-                                      bar.label("Running"))
+                                      bar.label("Running"), operator, llm_config)
             bar.finish(f"Run {run_id}: {iterations} iterations done")
         elif cont and run_id is None:
             st.warning("Nothing to continue yet: press Run to start a run.")
         elif cont:
-            runner.continue_run(run_id, iterations, bar.label(f"Continuing {run_id}"))
+            runner.continue_run(run_id, iterations, bar.label(f"Continuing {run_id}"),
+                                operator, llm_config)
             bar.finish(f"Run {run_id}: {iterations} more iterations done")
         elif reset:
             if run_id is not None:
@@ -47,7 +49,7 @@ def controls(run_id: str | None) -> str | None:
             state.select_run(None)
             st.success("Cleared. Saved runs stay on the Runs page.")
             return None
-    except (StoreError, KeyError) as exc:
+    except (StoreError, KeyError, ValueError) as exc:
         st.error(f"Could not run: {exc}")
     return run_id
 
