@@ -16,6 +16,7 @@ from engine.policy import FEATURES, HyperAgent
 
 FEATURE_KEYS = {f: f"ha_lr_{f}" for f in FEATURES}
 K_SCAN = "ha_lr_scan"  # (kind, source name, features) of the last scan
+K_SCAN_EVIDENCE = "ha_lr_scan_evidence"  # feature -> measured quantities and formula
 
 
 def _apply_scan(kind: str, result) -> None:
@@ -23,6 +24,8 @@ def _apply_scan(kind: str, result) -> None:
     for f, key in FEATURE_KEYS.items():
         st.session_state[key] = float(result.features[f])
     st.session_state["ha_lr_repo"] = result.source
+    st.session_state[K_SCAN_EVIDENCE] = {f: dict(result.evidence.get(f, {}))
+                                         for f in FEATURES}
     # Context for the OpenAI review, used while the sliders hold the scan's values.
     st.session_state[K_SCAN_CONTEXT] = {
         "features": {f: float(v) for f, v in result.features.items()},
@@ -36,13 +39,21 @@ def scan_panel() -> None:
         from engine import repo_scan
     except ImportError:  # the scanner ships with its own issue
         return
-    with st.expander("Measure a repository (zip upload or folder)"):
+    with st.expander("Measure a repository (zip upload, git URL or folder)"):
         upload = st.file_uploader("Repository .zip", type=["zip"], key="ha_lr_zip")
         if upload is not None and st.button("Scan the zip", key="ha_lr_scan_zip"):
             try:
                 _apply_scan("zip", repo_scan.scan_zip(upload.getvalue(), name=upload.name))
             except repo_scan.ScanError as exc:
                 st.error(f"{upload.name}: {exc}")
+        url = st.text_input("…or a git URL (cloned shallowly; needs network access)",
+                            key="ha_lr_url", placeholder="https://github.com/owner/repo.git")
+        if url and st.button("Scan the URL", key="ha_lr_scan_url"):
+            try:
+                with st.spinner("Cloning and measuring…"):
+                    _apply_scan("url", repo_scan.scan_git_url(url))
+            except repo_scan.ScanError as exc:
+                st.error(str(exc))
         if repo_scan.local_paths_allowed():
             folder = st.text_input("…or a local folder path", key="ha_lr_folder")
             if folder and st.button("Scan the folder", key="ha_lr_scan_folder"):
@@ -53,6 +64,20 @@ def scan_panel() -> None:
         scan = st.session_state.get(K_SCAN)
         if scan:
             st.caption(f"Last scan: {scan[1]} ({scan[0]}); the sliders below hold its values.")
+            evidence_table(scan[2], st.session_state.get(K_SCAN_EVIDENCE, {}))
+
+
+def evidence_table(features: dict, evidence: dict) -> None:
+    """What each measured feature rests on: its value, its formula and the quantities."""
+    rows = []
+    for f in FEATURES:
+        ev = dict(evidence.get(f, {}))
+        formula = ev.pop("formula", "")
+        measured = ", ".join(f"{k}={v}" for k, v in ev.items()
+                             if not isinstance(v, (list, dict)) or len(str(v)) < 60)
+        rows.append({"feature": f, "value": features.get(f), "formula": formula,
+                     "measured": measured})
+    st.dataframe(rows, hide_index=True, key="ha_lr_evidence")
 
 
 def feature_sliders() -> dict[str, float]:

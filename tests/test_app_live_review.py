@@ -89,6 +89,9 @@ def test_a_zip_scan_fills_the_sliders_and_is_saved_as_zip(tmp_path, monkeypatch)
 
     measured = scan_zip(buf.getvalue(), name="demo.zip").features
     assert {f: at.slider(key=f"ha_lr_{f}").value for f in FEATURES} == measured
+    evidence = next(d.value for d in at.dataframe if "formula" in d.value.columns)
+    assert evidence["feature"].tolist() == list(FEATURES)
+    assert evidence["formula"].str.len().min() > 10
     at.button(key="ha_lr_save").click().run()
     with Store(db) as store:
         row = store.reviews().iloc[0]
@@ -202,3 +205,16 @@ def test_a_session_key_turns_the_openai_review_on_and_stays_hidden(tmp_path, mon
     at.button(key="ha_lr_llm_forget").click().run()
     no_exception(at)
     assert "Ask OpenAI for a review" not in [b.label for b in at.button]
+
+
+def test_a_git_url_scan_is_offered_and_a_failure_is_explained(tmp_path, monkeypatch):
+    """A git URL that cannot be cloned shows the scanner's message and changes no slider."""
+    at, db = open_app(tmp_path, monkeypatch)
+    run_id, _ = seed_run(db, iterations=3)
+    goto(at, "live_review", {"run": run_id})
+    before = {f: at.slider(key=f"ha_lr_{f}").value for f in FEATURES}
+    at.text_input(key="ha_lr_url").set_value("https://127.0.0.1:9/nothing.git").run()
+    at.button(key="ha_lr_scan_url").click().run()
+    no_exception(at)
+    assert at.error and "clone" in at.error[0].value.lower()
+    assert {f: at.slider(key=f"ha_lr_{f}").value for f in FEATURES} == before
