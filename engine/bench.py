@@ -1,6 +1,8 @@
 """``python -m engine bench``: throughput of the loop and how its cost grows.
 
-Every figure is the best of a few repeats (wall-clock seconds, ``time.perf_counter``).
+Every figure is the best of a few repeats (wall-clock seconds, ``time.perf_counter``). Also
+merged: the store's ``run_1k_store_s``, the scanner's ``scan_50k_lines_s`` and, without
+``--quick``, ``report`` + ``plot`` on 90,000 metric rows.
 """
 
 from __future__ import annotations
@@ -42,4 +44,8 @@ def run_bench(quick: bool = False) -> dict:
         extra = getattr(module, "bench_figures", None) or getattr(module, "bench_scan", None)
         if extra is not None:
             out.update(extra(**({"quick": quick} if name == "engine.store_bench" else {})))
+    if not quick:
+        from engine.cli_stats import bench_report_plot
+
+        out.update(bench_report_plot())
     return out
