@@ -6,7 +6,7 @@ The selected run and agent live in the session and are mirrored in the URL
 
 Public names: K_RUN_ID, K_AGENT_ID, K_RUN, K_RUN_FOR, K_ABLATION_ID, K_FLASH, init, db_path,
 store, selected_run_id, selected_agent_id, select_run, select_agent, session_run,
-set_session_run, forget_run, deep_link, flash, show_flash, secrets_mapping, openai_status.
+set_session_run, forget_run, deep_link, flash, show_flash, openai_status.
 """
 
 from __future__ import annotations
@@ -163,21 +163,6 @@ def show_flash() -> None:
 
 
 # ---- OpenAI ------------------------------------------------------------------------------------
-_LLM_SETTINGS = ("OPENAI_API_KEY", "OPENAI_MODEL", "OPENAI_BASE_URL", "HYPERAGENTS_USE_OPENAI")
-
-
-def secrets_mapping() -> dict:
-    """The LLM settings found in ``st.secrets`` (empty when there is no secrets file)."""
-    out = {}
-    try:
-        for name in _LLM_SETTINGS:
-            if name in st.secrets:
-                out[name] = str(st.secrets[name])
-    except FileNotFoundError:  # includes StreamlitSecretNotFoundError: no secrets.toml
-        return {}
-    return out
-
-
 def openai_status() -> tuple[bool, str, str]:
     """``(on, model, detail)``: whether an OpenAI-compatible model can be called (a key from
     ``st.secrets``, the environment or the session's password field, or a local base URL), its

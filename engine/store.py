@@ -471,24 +471,21 @@ class Store(StoreReads):
 
     # ---- reviews and LLM calls ---------------------------------------------------------------
     def add_review(self, record: dict) -> int:
-        """Save one Live Review decision (see ``store_records.review_row``); returns its id."""
-        row = sc.review_row(record, sc.now())
-        with self._write() as conn:
-            if row["run_id"] is not None:
-                self._require(conn, [row["run_id"]])
-            cols = ", ".join(row)
-            return conn.execute(f"INSERT INTO reviews ({cols}) VALUES "
-                                f"({', '.join(':' + c for c in row)})", row).lastrowid
+        """Save one Live Review decision (see ``store_schema.review_row``); returns its id."""
+        return self._insert_row("reviews", sc.review_row(record, sc.now()))
 
     def log_llm_call(self, record: dict) -> int:
-        """Save one LLM call (see ``store_records.llm_call_row``; keys are redacted, never
+        """Save one LLM call (see ``store_schema.llm_call_row``; keys are redacted, never
         stored); returns its id."""
-        row = sc.llm_call_row(record, sc.now())
+        return self._insert_row("llm_calls", sc.llm_call_row(record, sc.now()))
+
+    def _insert_row(self, table: str, row: dict) -> int:
+        """Insert a validated row whose optional ``run_id`` must name an existing run."""
         with self._write() as conn:
             if row["run_id"] is not None:
                 self._require(conn, [row["run_id"]])
             cols = ", ".join(row)
-            return conn.execute(f"INSERT INTO llm_calls ({cols}) VALUES "
+            return conn.execute(f"INSERT INTO {table} ({cols}) VALUES "
                                 f"({', '.join(':' + c for c in row)})", row).lastrowid
 
 
