@@ -1,56 +1,88 @@
-"""Append-only, columnar archive of every hyperagent of one run, with lineage queries.
+"""Append-only archive of every hyperagent of one run, with lineage queries.
 
-Numeric fields live in numpy arrays that share one index (the agent id) and grow geometrically,
-so adding an agent and reading a column cost O(1) amortised and selection works on array
-prefixes instead of scanning Python objects. The agent records and their train evaluations are
-kept in plain lists indexed by id (read by id, never scanned).
+Per-member numbers (parent, fitness, test accuracy, margin, exploration, children, novelty...)
+are kept as plain Python lists that share one index (the agent id): appending costs O(1) and
+reading one member is a list lookup, which is what the loop does every iteration. ``column``
+turns one of them into a numpy array for whole-archive work (frames, selection rebuilds).
+The agent records and their train evaluations are kept in lists indexed by id too.
 
 Novelty of a member is the mean Euclidean distance, in policy space (five weights plus the
-effective threshold), to its ``NOVELTY_K`` nearest other members. Scanning the whole archive
-for every new member would make each step O(n), so the neighbours are found on a neighbour
-graph, as in NN-descent: a child is compared with its parent, the parent's neighbours and their
-neighbours, the parent's last ``NOVELTY_CHILD_CANDIDATES`` children and the last
-``NOVELTY_RECENT_CANDIDATES`` members (a child is a small mutation of its parent, so its true
-neighbours are almost always among these). Every candidate it is closer to than that
-candidate's current k-th neighbour takes it into its own list. All distances are exact; the
-neighbour sets are approximate (they can miss a closer member far away in the lineage, which
-makes novelty an upper bound).
+effective threshold), to its ``NOVELTY_K`` nearest other members, kept exact as members arrive.
+The policy vectors also sit in a numpy array with their squared norms, so one matrix-vector
+product gives the squared distance from a new member to every older one
+(``|a|^2 - 2 a.b + |b|^2``, C speed, about 10 ns per member). That pass only *selects*: the
+members the newcomer is closer to than their current k-th neighbour, and the members inside a
+bound on the newcomer's own k-th distance (from its parent and the parent's neighbours). The
+selected distances are then recomputed exactly (``math.dist``) before any list changes, with a
+tolerance far above the rounding of the product, so no neighbour is missed and every stored
+distance is exact. Cost: O(n) per member in C plus O(k) in Python.
 
-Public names: Archive, NOVELTY_K, NOVELTY_CHILD_CANDIDATES, NOVELTY_RECENT_CANDIDATES,
-policy_vector.
+Public names: Archive, COLUMNS, NOVELTY_K, policy_vector.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from math import dist
 
 import numpy as np
 
 from engine.evaluate import Evaluation
-from engine.policy import N_FEATURES, HyperAgent, TaskPolicy
+from engine.policy import STYLE_OFFSET, HyperAgent, TaskPolicy
 
 NOVELTY_K = 3
-NOVELTY_CHILD_CANDIDATES = 8
-NOVELTY_RECENT_CANDIDATES = 4
-_INITIAL_CAPACITY = 64
-_DIM = N_FEATURES + 1
+_DIM = 6  # five weights and the effective threshold
+# squared-distance slack of the selecting pass: orders of magnitude above its rounding error
+# (|v|^2 <= 6, float64) and far below any distance that matters; only widens the selection.
+_D2_SLACK = 1e-9
+
+# column name -> numpy dtype of ``Archive.column``.
+COLUMNS: dict[str, type] = {
+    "parent": np.int64, "generation": np.int64, "iteration": np.int64,
+    "fitness": np.float64, "test": np.float64, "margin": np.float64,
+    "exploration": np.float64, "children": np.int64, "n_fp": np.int64, "n_fn": np.int64,
+    "novelty": np.float64, "base_weight": np.float64, "vec": np.float64,
+}
 
 
-def policy_vector(task: TaskPolicy) -> np.ndarray:
+def policy_vector(task: TaskPolicy) -> tuple[float, ...]:
     """(6,) the point of a task policy in policy space: weights, then effective threshold."""
-    return np.array((*task.weights, task.effective_threshold))
+    return (*task.weights, task.threshold + STYLE_OFFSET[task.review_style])
 
 
 class Archive:
-    """Every variant of a run, in creation order; ids are indices (the seed is 0)."""
+    """Every variant of a run, in creation order; ids are indices (the seed is 0).
 
-    def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
-        self._n = 0
-        self._cap = max(int(capacity), 4)
+    ``last_changed`` lists the members whose novelty changed in the last ``add`` (the new member
+    first) and ``last_parent`` the parent whose children count changed (``-1`` for the seed):
+    selection strategies read them to update their weights.
+    """
+
+    def __init__(self, capacity: int = 0) -> None:
+        # ``capacity`` is accepted for compatibility; lists grow by themselves.
         self.agents: list[HyperAgent] = []
         self.evaluations: list[Evaluation] = []
-        self._cols: dict[str, np.ndarray] = {}
-        self._alloc(self._cap)
+        self.parent: list[int] = []
+        self.generation: list[int] = []
+        self.iteration: list[int] = []
+        self.fitness: list[float] = []
+        self.test: list[float] = []
+        self.margin: list[float] = []
+        self.exploration: list[float] = []
+        self.children_count: list[int] = []
+        self.n_fp: list[int] = []
+        self.n_fn: list[int] = []
+        self.novelty: list[float] = []
+        self.base_weight: list[float] = []
+        self.vec: list[tuple[float, ...]] = []
+        # the same vectors as a (6, capacity) array grown geometrically (one row per coordinate:
+        # a long-row matrix-vector product is several times faster than a tall one), their
+        # squared norms, and per member ``kth2 - sq``: its squared k-th neighbour distance (inf
+        # until it has k) minus its squared norm, which turns "closer than my k-th neighbour"
+        # into one comparison with the newcomer's products.
+        self._vt = np.zeros((_DIM, 64))
+        self._sq = np.zeros(64)
+        self._w = np.full(64, np.inf)
         self._best = -1
         self._top: list[float] = []
         self._kids: list[list[int]] = []
@@ -58,71 +90,66 @@ class Archive:
         self._nn_d: list[list[float]] = []
         self._nn_i: list[list[int]] = []
         self.last_changed: list[int] = []
-
-    def _alloc(self, cap: int) -> None:
-        spec = {"parent": (np.int64, -1), "generation": (np.int64, 0),
-                "iteration": (np.int64, 0), "fitness": (np.float64, 0.0),
-                "test": (np.float64, 0.0), "margin": (np.float64, 0.0),
-                "exploration": (np.float64, 0.0), "children": (np.int64, 0),
-                "n_fp": (np.int64, 0), "n_fn": (np.int64, 0), "novelty": (np.float64, 1.0),
-                "base_weight": (np.float64, 0.0)}
-        new = {k: np.full(cap, fill, dtype=dt) for k, (dt, fill) in spec.items()}
-        new["vec"] = np.zeros((cap, _DIM))
-        for k, arr in self._cols.items():
-            new[k][: self._n] = arr[: self._n]
-        self._cols = new
-        self._cap = cap
+        self.last_parent = -1
 
     def __len__(self) -> int:
-        return self._n
+        return len(self.agents)
 
     def column(self, name: str) -> np.ndarray:
-        """A read-only view of one column over the current members, shape (n,) or (n, d)."""
-        view = self._cols[name][: self._n]
-        view.flags.writeable = False
-        return view
+        """One column over the current members as a new numpy array, shape (n,) or (n, 6)."""
+        if name not in COLUMNS:
+            raise KeyError(f"unknown archive column {name!r}; expected one of {sorted(COLUMNS)}")
+        values = self.children_count if name == "children" else getattr(self, name)
+        if name == "vec":
+            return np.array(values, dtype=np.float64).reshape(len(values), -1)
+        return np.array(values, dtype=COLUMNS[name])
 
     def add(self, agent: HyperAgent, evaluation: Evaluation, test_accuracy: float) -> int:
         """Append ``agent`` (its id must equal ``len(self)``) and return its id."""
-        i = self._n
+        i = len(self.agents)
         if agent.id != i:
             raise ValueError(f"agent id {agent.id} != next archive index {i}")
         parent = -1 if agent.parent_id is None else agent.parent_id
         if parent >= i:
             raise ValueError(f"parent {parent} of agent {i} is not in the archive")
-        if i == self._cap:
-            self._alloc(self._cap * 2)
-        c = self._cols
-        vec = policy_vector(agent.task)
+        task = agent.task
+        vec = (*task.weights, task.threshold + STYLE_OFFSET[task.review_style])
         fit = evaluation.accuracy
-        c["parent"][i] = parent
-        c["generation"][i] = agent.generation
-        c["iteration"][i] = agent.iteration
-        c["fitness"][i] = fit
-        c["test"][i] = test_accuracy
-        c["margin"][i] = evaluation.margin
-        c["exploration"][i] = agent.meta.exploration_scale
-        c["base_weight"][i] = fit * agent.meta.exploration_scale
-        c["n_fp"][i] = evaluation.n_fp
-        c["n_fn"][i] = evaluation.n_fn
-        c["vec"][i] = vec
+        margin = evaluation.margin
+        ex = agent.meta.exploration_scale
+        self.parent.append(parent)
+        self.generation.append(agent.generation)
+        self.iteration.append(agent.iteration)
+        self.fitness.append(fit)
+        self.test.append(test_accuracy)
+        self.margin.append(margin)
+        self.exploration.append(ex)
+        self.base_weight.append(fit * ex)
+        self.n_fp.append(evaluation.n_fp)
+        self.n_fn.append(evaluation.n_fn)
+        self.children_count.append(0)
+        self.vec.append(vec)
+        if i == len(self._sq):
+            self._vt = np.concatenate([self._vt, np.zeros_like(self._vt)], axis=1)
+            self._sq = np.concatenate([self._sq, np.zeros(i)])
+            self._w = np.concatenate([self._w, np.full(i, np.inf)])
+        self._vt[:, i] = vec
+        self._sq[i] = sum(x * x for x in vec)
         self._kids.append([])
-        changed = [i]
+        self.agents.append(agent)
+        self.evaluations.append(evaluation)
         if parent >= 0:
-            c["children"][parent] += 1
-            changed += self._update_novelty(i, vec, parent)
+            self.children_count[parent] += 1
+            self._kids[parent].append(i)
+            self.last_changed = self._update_novelty(i, vec, parent)
         else:
             self._nn_d.append([])
             self._nn_i.append([])
-            changed.append(parent)
-            self._kids[parent].append(i)
-        self.last_changed = changed
-        self.agents.append(agent)
-        self.evaluations.append(evaluation)
-        self._n = i + 1
+            self.novelty.append(1.0)
+            self.last_changed = [i]
+        self.last_parent = parent
         b = self._best
-        if b < 0 or fit > c["fitness"][b] or (fit == c["fitness"][b]
-                                              and evaluation.margin > c["margin"][b]):
+        if b < 0 or fit > self.fitness[b] or (fit == self.fitness[b] and margin > self.margin[b]):
             self._best = i
         top = self._top
         if len(top) < 3 or fit > top[-1]:
@@ -131,38 +158,64 @@ class Archive:
             del top[3:]
         return i
 
-    def _update_novelty(self, i: int, vec: np.ndarray, parent: int) -> list[int]:
-        """Set the new member's neighbours; return the ids whose novelty changed."""
-        nn_d, nn_i = self._nn_d, self._nn_i
-        cand = {parent, *range(max(0, i - NOVELTY_RECENT_CANDIDATES), i)}
-        cand.update(self._kids[parent][-NOVELTY_CHILD_CANDIDATES:])
-        for j in nn_i[parent]:
-            cand.add(j)
-            cand.update(nn_i[j])
-        ids = sorted(cand)
-        diff = self._cols["vec"][ids] - vec
-        d = np.sqrt(np.einsum("ij,ij->i", diff, diff)).tolist()
-        pairs = sorted(zip(d, ids))[:NOVELTY_K]
-        nn_d.append([p[0] for p in pairs])
-        nn_i.append([p[1] for p in pairs])
-        nov = self._cols["novelty"]
-        nov[i] = sum(nn_d[i]) / len(pairs)
-        changed = []
-        for dj, j in zip(d, ids):
+    def _update_novelty(self, i: int, vec: tuple[float, ...], parent: int) -> list[int]:
+        """Set the new member's exact neighbours; return it and the ids whose novelty changed.
+
+        With ``t_j = v . x_j``: ``d2_j = sq_j - 2 t_j + |v|^2``. Member ``j`` takes the
+        newcomer in when ``d2_j < kth2_j``, i.e. ``2 t_j + w_j > |v|^2``; the newcomer's own
+        neighbours are the largest ``2 t_j - sq_j``. Both tests run on arrays; only the few
+        members they pick get an exact ``math.dist`` (the slack keeps rounding from losing one).
+        """
+        nn_d, nn_i, vecs, nov, w = self._nn_d, self._nn_i, self.vec, self.novelty, self._w
+        vv = self._sq[i]
+        x = (2.0 * self._vt[:, i]).dot(self._vt[:, :i])  # 2 t_j
+        own = x - self._sq[:i]  # |v|^2 - d2_j: larger is nearer
+        if i > NOVELTY_K:
+            # the k-th largest, by k passes of argmax (cheaper than a partition)
+            taken = []
+            for _ in range(NOVELTY_K):
+                j = int(own.argmax())
+                taken.append((j, own[j]))
+                own[j] = -np.inf
+            for j, val in taken:
+                own[j] = val
+            picked = own >= taken[-1][1] - _D2_SLACK
+        else:
+            picked = np.ones(i, dtype=bool)
+        x += w[:i]
+        picked |= x > vv - _D2_SLACK
+        mine = []
+        changed = [i]
+        for j in np.flatnonzero(picked).tolist():
+            d = dist(vec, vecs[j])
+            mine.append((d, j))
             row = nn_d[j]
-            if len(row) < NOVELTY_K or dj < row[-1]:
-                pos = bisect_right(row, dj)
-                row.insert(pos, dj)
-                nn_i[j].insert(pos, i)
-                del row[NOVELTY_K:], nn_i[j][NOVELTY_K:]
+            if len(row) < NOVELTY_K or d < row[-1]:
+                pos = bisect_right(row, d)
+                row.insert(pos, d)
+                ids = nn_i[j]
+                ids.insert(pos, i)
+                if len(row) > NOVELTY_K:
+                    del row[NOVELTY_K:], ids[NOVELTY_K:]
+                if len(row) == NOVELTY_K:
+                    w[j] = row[-1] * row[-1] - self._sq[j]
                 nov[j] = sum(row) / len(row)
                 changed.append(j)
+        # own neighbours: nearest first, ties by the lower id
+        mine.sort()
+        del mine[NOVELTY_K:]
+        row = [p[0] for p in mine]
+        nn_d.append(row)
+        nn_i.append([p[1] for p in mine])
+        if len(row) == NOVELTY_K:
+            w[i] = row[-1] * row[-1] - vv
+        nov.append(sum(row) / len(row))
         return changed
 
     # ---- queries -------------------------------------------------------------------------
     def best(self) -> int:
         """Id of the best member: highest train fitness, then margin, then the oldest."""
-        if self._n == 0:
+        if not self.agents:
             raise ValueError("archive is empty")
         return self._best
 
@@ -181,8 +234,8 @@ class Archive:
         return self.column("children")
 
     def children(self, agent_id: int) -> list[int]:
-        """Ids of the direct children of ``agent_id``."""
-        return np.flatnonzero(self.column("parent") == agent_id).tolist()
+        """Ids of the direct children of ``agent_id``, oldest first."""
+        return list(self._kids[agent_id])
 
     def lineage(self, agent_id: int) -> list[int]:
         """Ids from the seed down to ``agent_id`` (inclusive).
@@ -190,12 +243,13 @@ class Archive:
         Raises:
             KeyError: ``agent_id`` is not in the archive.
         """
-        if not 0 <= agent_id < self._n:
-            raise KeyError(f"agent {agent_id} is not in the archive (0..{self._n - 1})")
-        parent = self._cols["parent"]
+        n = len(self.agents)
+        if not 0 <= agent_id < n:
+            raise KeyError(f"agent {agent_id} is not in the archive (0..{n - 1})")
+        parent = self.parent
         path = [agent_id]
         while parent[path[-1]] >= 0:
-            path.append(int(parent[path[-1]]))
+            path.append(parent[path[-1]])
         return path[::-1]
 
     def to_frame(self):
@@ -204,28 +258,27 @@ class Archive:
 
         from engine.policy import FEATURES
 
-        n = self._n
-        c = self._cols
+        n = len(self.agents)
+        col = self.column
         agents = self.agents
         df = pd.DataFrame({
             "id": np.arange(n),
-            "parent_id": pd.array([None if p < 0 else int(p) for p in c["parent"][:n]],
-                                  dtype="Int64"),
-            "generation": c["generation"][:n].copy(),
-            "iteration": c["iteration"][:n].copy(),
-            "train_accuracy": c["fitness"][:n].copy(),
-            "test_accuracy": c["test"][:n].copy(),
-            "margin": c["margin"][:n].copy(),
-            "n_fp": c["n_fp"][:n].copy(),
-            "n_fn": c["n_fn"][:n].copy(),
-            "children": c["children"][:n].copy(),
-            "novelty": c["novelty"][:n].copy(),
+            "parent_id": pd.array([None if p < 0 else p for p in self.parent], dtype="Int64"),
+            "generation": col("generation"),
+            "iteration": col("iteration"),
+            "train_accuracy": col("fitness"),
+            "test_accuracy": col("test"),
+            "margin": col("margin"),
+            "n_fp": col("n_fp"),
+            "n_fn": col("n_fn"),
+            "children": col("children"),
+            "novelty": col("novelty"),
             "threshold": [a.task.threshold for a in agents],
             "review_style": [a.task.review_style for a in agents],
             "focus_metric": [a.meta.focus_metric for a in agents],
             "weight_step": [a.meta.weight_step for a in agents],
             "threshold_step": [a.meta.threshold_step for a in agents],
-            "exploration_scale": c["exploration"][:n].copy(),
+            "exploration_scale": col("exploration"),
             "source": [a.source for a in agents],
             "note": [a.note for a in agents],
         })

@@ -59,6 +59,16 @@ class Split:
         return self.X[~self.y].mean(axis=0)
 
     @cached_property
+    def X1(self) -> np.ndarray:
+        """(n, 6) ``X`` with a column of ones (feature sums and counts in one product)."""
+        return np.hstack([self.X, np.ones((len(self.X), 1))])
+
+    @cached_property
+    def class_means(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """``pos_mean`` and ``neg_mean`` as tuples of floats (for the mutation's hot path)."""
+        return tuple(self.pos_mean.tolist()), tuple(self.neg_mean.tolist())
+
+    @cached_property
     def sign(self) -> np.ndarray:
         """(n,) +1.0 for accepted rows, -1.0 for rejected ones."""
         return np.where(self.y, 1.0, -1.0)

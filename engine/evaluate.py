@@ -9,55 +9,86 @@ Public names: Evaluation, evaluate, accuracy, scores, contributions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from engine.dataset import Split
-from engine.policy import TaskPolicy
+from engine.policy import N_FEATURES, STYLE_OFFSET, TaskPolicy
 
-_EMPTY = np.zeros(0)
+_new = object.__new__
 
 
-@dataclass(frozen=True, eq=False)
 class Evaluation:
-    """The result of scoring one task policy on one split.
+    """The result of scoring one task policy on one split (read-only by convention).
 
     Attributes:
         accuracy: share of correct decisions, in [0, 1].
         n: number of repositories.
-        fp_ids, fn_ids: ids of false positives (accepted, should be rejected) and false
+        n_fp, n_fn: number of false positives (accepted, should be rejected) and false
             negatives (rejected, should be accepted).
-        fp_mean, fn_mean: (5,) mean features of the FPs / FNs, or ``None`` when there are none.
         margin: mean of ``sign * (score - effective threshold)``, sign = +1 for accepted labels.
+        fp_sum, fn_sum: (5,) feature sums over the FPs / FNs, as lists (zeros when none).
+        fp_ids, fn_ids: ids of the false positives / false negatives, in split order.
+        fp_mean, fn_mean: (5,) mean features of the FPs / FNs, or ``None`` when there are none.
+
+    ``evaluate`` keeps the decision vector and derives ``fp_ids`` and ``fn_ids`` on first
+    access (most variants of a long run are never read that closely).
     """
 
-    accuracy: float
-    n: int
-    fp_ids: tuple[str, ...]
-    fn_ids: tuple[str, ...]
-    fp_mean: np.ndarray | None
-    fn_mean: np.ndarray | None
-    margin: float
+    __slots__ = ("accuracy", "n", "n_fp", "n_fn", "margin", "fp_sum", "fn_sum", "_split",
+                 "_pred", "_fp_ids", "_fn_ids")
+
+    def __init__(self, accuracy: float, n: int, fp_ids: tuple[str, ...],
+                 fn_ids: tuple[str, ...], fp_mean: np.ndarray | None,
+                 fn_mean: np.ndarray | None, margin: float) -> None:
+        self.accuracy, self.n, self.margin = accuracy, n, margin
+        self.n_fp, self.n_fn = len(fp_ids), len(fn_ids)
+        self.fp_sum = [0.0] * N_FEATURES if fp_mean is None else [
+            float(v) * self.n_fp for v in fp_mean]
+        self.fn_sum = [0.0] * N_FEATURES if fn_mean is None else [
+            float(v) * self.n_fn for v in fn_mean]
+        self._split = self._pred = None
+        self._fp_ids, self._fn_ids = tuple(fp_ids), tuple(fn_ids)
+
+    def _ids(self, false_positive: bool) -> tuple[str, ...]:
+        y, pred = self._split.y, self._pred
+        mask = pred > y if false_positive else y > pred
+        return tuple(self._split.id_array[mask].tolist())
 
     @property
-    def n_fp(self) -> int:
-        return len(self.fp_ids)
+    def fp_ids(self) -> tuple[str, ...]:
+        if self._fp_ids is None:
+            self._fp_ids = self._ids(True) if self.n_fp else ()
+        return self._fp_ids
 
     @property
-    def n_fn(self) -> int:
-        return len(self.fn_ids)
+    def fn_ids(self) -> tuple[str, ...]:
+        if self._fn_ids is None:
+            self._fn_ids = self._ids(False) if self.n_fn else ()
+        return self._fn_ids
+
+    @property
+    def fp_mean(self) -> np.ndarray | None:
+        return np.array(self.fp_sum) / self.n_fp if self.n_fp else None
+
+    @property
+    def fn_mean(self) -> np.ndarray | None:
+        return np.array(self.fn_sum) / self.n_fn if self.n_fn else None
+
+    def __repr__(self) -> str:
+        return (f"Evaluation(accuracy={self.accuracy!r}, n={self.n}, n_fp={self.n_fp}, "
+                f"n_fn={self.n_fn}, margin={self.margin!r})")
 
     def to_dict(self) -> dict:
+        fp_mean, fn_mean = self.fp_mean, self.fn_mean
         return {"accuracy": self.accuracy, "n": self.n, "fp_ids": list(self.fp_ids),
                 "fn_ids": list(self.fn_ids), "margin": self.margin,
-                "fp_mean": None if self.fp_mean is None else self.fp_mean.tolist(),
-                "fn_mean": None if self.fn_mean is None else self.fn_mean.tolist()}
+                "fp_mean": None if fp_mean is None else fp_mean.tolist(),
+                "fn_mean": None if fn_mean is None else fn_mean.tolist()}
 
 
 def scores(task: TaskPolicy, split: Split) -> np.ndarray:
     """(n,) scores of every repository in ``split``."""
-    return split.X @ np.asarray(task.weights)
+    return split.X.dot(np.array(task.weights, dtype=np.float64))
 
 
 def contributions(task: TaskPolicy, x) -> np.ndarray:
@@ -67,31 +98,29 @@ def contributions(task: TaskPolicy, x) -> np.ndarray:
 
 def accuracy(task: TaskPolicy, split: Split) -> float:
     """Share of correct decisions of ``task`` on ``split``."""
-    pred = split.X @ np.array(task.weights) >= task.effective_threshold
-    return np.count_nonzero(pred == split.y) / len(split.y)
+    delta = split.X.dot(np.array(task.weights))
+    delta -= task.threshold + STYLE_OFFSET[task.review_style]
+    pred = delta >= 0.0
+    n = len(pred)
+    return (n - int(np.count_nonzero(pred != split.y))) / n
 
 
 def evaluate(task: TaskPolicy, split: Split) -> Evaluation:
     """Score ``task`` on ``split`` and break down its errors."""
-    X, y = split.X, split.y
-    delta = X @ np.array(task.weights)
-    delta -= task.effective_threshold
+    delta = split.X.dot(np.array(task.weights))
+    delta -= task.threshold + STYLE_OFFSET[task.review_style]
     pred = delta >= 0.0
-    fp = pred > y
-    fn = y > pred
-    n = len(y)
-    n_fp, n_fn = int(np.count_nonzero(fp)), int(np.count_nonzero(fn))
-    if n_fp:
-        fp_idx = np.flatnonzero(fp)
-        fp_ids = tuple(split.id_array[fp_idx].tolist())
-        fp_mean = X[fp_idx].sum(axis=0) / n_fp
-    else:
-        fp_ids, fp_mean = (), None
-    if n_fn:
-        fn_idx = np.flatnonzero(fn)
-        fn_ids = tuple(split.id_array[fn_idx].tolist())
-        fn_mean = X[fn_idx].sum(axis=0) / n_fn
-    else:
-        fn_ids, fn_mean = (), None
-    margin = float(delta @ split.sign) / n
-    return Evaluation((n - n_fp - n_fn) / n, n, fp_ids, fn_ids, fp_mean, fn_mean, margin)
+    y = split.y
+    n = len(pred)
+    # rows: FP and FN indicators; one product gives their feature sums and (last column) counts
+    masks = np.empty((2, n))
+    np.greater(pred, y, out=masks[0])
+    np.greater(y, pred, out=masks[1])
+    fp_sum, fn_sum = masks.dot(split.X1).tolist()
+    n_fp, n_fn = int(fp_sum.pop()), int(fn_sum.pop())
+    ev = _new(Evaluation)
+    ev.accuracy, ev.n, ev.n_fp, ev.n_fn = (n - n_fp - n_fn) / n, n, n_fp, n_fn
+    ev.margin = float(delta.dot(split.sign)) / n
+    ev.fp_sum, ev.fn_sum = fp_sum, fn_sum
+    ev._split, ev._pred, ev._fp_ids, ev._fn_ids = split, pred, None, None
+    return ev

@@ -45,12 +45,24 @@ import numpy as np
 from engine.dataset import Split
 from engine.evaluate import Evaluation
 from engine.policy import (
+    EXPLORATION_BOUNDS,
     FEATURES,
+    GROW_BOUNDS,
+    MEMORY_SIZE,
+    META_RATE_BOUNDS,
+    N_FEATURES,
+    SHRINK_BOUNDS,
     STYLES,
+    THRESHOLD_BOUNDS,
+    THRESHOLD_STEP_BOUNDS,
+    WEIGHT_BOUNDS,
+    WEIGHT_STEP_BOUNDS,
     HyperAgent,
     MemoryNote,
     MetaPolicy,
     TaskPolicy,
+    build,
+    clamp,
 )
 
 FOCUS_BOOST = 2.0
@@ -60,6 +72,7 @@ STYLE_SWITCH_MARGIN = 2
 STYLE_SWITCH_P = 0.5
 META_META_RATE = 0.1
 MEMORY_PATIENCE = 2
+_FEATURE_INDEX = {f: j for j, f in enumerate(FEATURES)}
 
 
 @dataclass(frozen=True)
@@ -82,30 +95,37 @@ class Operator(Protocol):
                  iteration: int) -> Proposal: ...
 
 
-def error_direction(ev: Evaluation, train: Split, focus: str) -> np.ndarray:
-    """(5,) signed error-pressure direction before normalisation (zeros when no errors)."""
-    pos, neg = train.pos_mean, train.neg_mean
+def _direction(ev: Evaluation, train: Split, focus: str) -> list[float] | None:
+    """The error-pressure direction as a list of floats, ``None`` when there are no errors."""
     n_fp, n_fn = ev.n_fp, ev.n_fn
-    d_fp = pos - ev.fp_mean if n_fp else None
-    d_fn = ev.fn_mean - neg if n_fn else None
+    if not (n_fp or n_fn):
+        return None
+    pos, neg = train.class_means
+    d_fp = [p - s / n_fp for p, s in zip(pos, ev.fp_sum)] if n_fp else None
+    d_fn = [s / n_fn - q for q, s in zip(neg, ev.fn_sum)] if n_fn else None
     if focus == "false_positives" and d_fp is not None:
         return d_fp
     if focus == "false_negatives" and d_fn is not None:
         return d_fn
-    if d_fp is None and d_fn is None:
-        return np.zeros(len(FEATURES))
     if d_fp is None:
-        g = d_fn.copy()
+        g = d_fn
     elif d_fn is None:
-        g = d_fp.copy()
+        g = d_fp
     else:
-        g = (n_fp * d_fp + n_fn * d_fn) / (n_fp + n_fn)
-    if focus in FEATURES:
-        g[FEATURES.index(focus)] *= FOCUS_BOOST
+        total = n_fp + n_fn
+        g = [(n_fp * a + n_fn * b) / total for a, b in zip(d_fp, d_fn)]
+    if focus in _FEATURE_INDEX:
+        g[_FEATURE_INDEX[focus]] *= FOCUS_BOOST
     return g
 
 
-def _next_focus(meta: MetaPolicy, ev: Evaluation, g: np.ndarray) -> tuple[str, str]:
+def error_direction(ev: Evaluation, train: Split, focus: str) -> np.ndarray:
+    """(5,) signed error-pressure direction before normalisation (zeros when no errors)."""
+    g = _direction(ev, train, focus)
+    return np.zeros(N_FEATURES) if g is None else np.array(g)
+
+
+def _next_focus(meta: MetaPolicy, ev: Evaluation, g: list[float] | None) -> tuple[str, str]:
     """Read the memory: switch focus after ``MEMORY_PATIENCE`` fruitless tries of it."""
     recent = meta.memory[-MEMORY_PATIENCE:]
     focus = meta.focus_metric
@@ -119,10 +139,20 @@ def _next_focus(meta: MetaPolicy, ev: Evaluation, g: np.ndarray) -> tuple[str, s
     else:
         new = "balanced"
     if new == focus:
-        new = FEATURES[int(np.argmax(np.abs(g)))] if np.any(g) else "balanced"
+        if g is not None and any(g):
+            mags = [abs(v) for v in g]
+            new = FEATURES[mags.index(max(mags))]
+        else:
+            new = "balanced"
     if new == focus:
         new = "balanced" if focus != "balanced" else "false_negatives"
     return new, f"focus {focus} -> {new} after {MEMORY_PATIENCE} tries without gain"
+
+
+_W_LO, _W_HI = WEIGHT_BOUNDS
+_T_LO, _T_HI = THRESHOLD_BOUNDS
+_CAP = THRESHOLD_PRESSURE_CAP
+_N_RANDOM = N_FEATURES + 5  # weight noise, threshold noise, four meta-update normals
 
 
 def heuristic(parent: HyperAgent, evaluation: Evaluation, train: Split,
@@ -131,63 +161,89 @@ def heuristic(parent: HyperAgent, evaluation: Evaluation, train: Split,
     """The four-step heuristic mutation (see module docstring)."""
     task, meta = parent.task, parent.meta
     ev = evaluation
-    g = error_direction(ev, train, meta.focus_metric)
-    scale = float(np.abs(g).max())
-    pressure = g * (meta.weight_step / scale) if scale > 0.0 else g
-    noise = rng.normal(0.0, meta.weight_step * meta.exploration_scale, len(FEATURES))
+    n_fp, n_fn = ev.n_fp, ev.n_fn
+    ws, ts, ex = meta.weight_step, meta.threshold_step, meta.exploration_scale
+    z = rng.standard_normal(_N_RANDOM).tolist()
+    r = rng.random()
+
+    # 1-2. error pressure (max-norm ws) plus noise, clamped.
     old_w = task.weights
-    new_w = np.asarray(old_w) + pressure + noise
+    sd = ws * ex
+    g = _direction(ev, train, meta.focus_metric)
+    scale = max(map(abs, g)) if g is not None else 0.0
+    if scale > 0.0:
+        k = ws / scale
+        raw = [a + gi * k + sd * zi for a, gi, zi in zip(old_w, g, z)]
+    else:
+        raw = [a + sd * zi for a, zi in zip(old_w, z)]
+    new_w = tuple(_W_LO if x < _W_LO else _W_HI if x > _W_HI else x for x in raw)
 
-    imbalance = ev.n_fp - ev.n_fn
-    pressure_t = meta.threshold_step * max(-THRESHOLD_PRESSURE_CAP,
-                                           min(THRESHOLD_PRESSURE_CAP, imbalance))
-    threshold = (task.threshold + pressure_t + THRESHOLD_NOISE * meta.threshold_step
-                 * meta.exploration_scale * rng.normal())
+    # 3. threshold and style.
+    imbalance = n_fp - n_fn
+    pressure = _CAP if imbalance > _CAP else -_CAP if imbalance < -_CAP else imbalance
+    th = task.threshold + ts * pressure + THRESHOLD_NOISE * ts * ex * z[N_FEATURES]
+    th = _T_LO if th < _T_LO else _T_HI if th > _T_HI else th
     style = task.review_style
-    s_idx = STYLES.index(style)
-    r = float(rng.random())
-    if imbalance >= STYLE_SWITCH_MARGIN and s_idx > 0 and r < STYLE_SWITCH_P:
-        style = STYLES[s_idx - 1]
-    elif -imbalance >= STYLE_SWITCH_MARGIN and s_idx < 2 and r < STYLE_SWITCH_P:
-        style = STYLES[s_idx + 1]
-    child_task = TaskPolicy.clamped(new_w.tolist(), threshold, style)
+    if r < STYLE_SWITCH_P:
+        s_idx = STYLES.index(style)
+        if imbalance >= STYLE_SWITCH_MARGIN and s_idx > 0:
+            style = STYLES[s_idx - 1]
+        elif -imbalance >= STYLE_SWITCH_MARGIN and s_idx < 2:
+            style = STYLES[s_idx + 1]
+    child_task = build(TaskPolicy, weights=new_w, threshold=th, review_style=style)
 
-    z = rng.normal(size=4)
+    # 4. the meta policy changes itself (log-normal self-adaptation).
     why_meta = ""
     if freeze_meta:
         child_meta = meta
     else:
-        meta_rate = meta.meta_rate * math.exp(META_META_RATE * z[0])
-        drift = math.exp(0.5 * META_META_RATE * z[3])
+        z0, z1, z2, z3 = z[N_FEATURES + 1:]
+        meta_rate = clamp(meta.meta_rate * math.exp(META_META_RATE * z0), META_RATE_BOUNDS)
+        drift = math.exp(0.5 * META_META_RATE * z3)
         focus, why_meta = _next_focus(meta, ev, g)
-        child_meta = MetaPolicy.clamped(
-            focus, meta.weight_step * math.exp(meta_rate * z[1]),
-            meta.threshold_step * math.exp(meta_rate * z[2]), meta.exploration_scale,
-            meta_rate, meta.shrink * drift, 1.0 + (meta.grow - 1.0) * drift, meta.memory)
+        child_meta = build(
+            MetaPolicy, focus_metric=focus,
+            weight_step=clamp(ws * math.exp(meta_rate * z1), WEIGHT_STEP_BOUNDS),
+            threshold_step=clamp(ts * math.exp(meta_rate * z2), THRESHOLD_STEP_BOUNDS),
+            exploration_scale=ex, meta_rate=meta_rate,
+            shrink=clamp(meta.shrink * drift, SHRINK_BOUNDS),
+            grow=clamp(1.0 + (meta.grow - 1.0) * drift, GROW_BOUNDS), memory=meta.memory)
 
-    dw = [b - a for a, b in zip(old_w, child_task.weights)]
-    order = sorted(range(len(dw)), key=lambda j: -abs(dw[j]))[:2]
-    parts = [f"focus {meta.focus_metric} ({ev.n_fp} FP, {ev.n_fn} FN): "
-             + ", ".join(f"w[{FEATURES[j]}] {dw[j]:+.3f}" for j in order)]
-    if child_task.threshold != task.threshold:
+    # what changed and why: the two largest weight moves, then threshold, style, meta.
+    dw = [b - a for a, b in zip(old_w, new_w)]
+    mags = [-abs(d) for d in dw]
+    j1 = mags.index(min(mags))
+    mags[j1] = 1.0
+    j2 = mags.index(min(mags))
+    summary = (f"focus {meta.focus_metric} ({n_fp} FP, {n_fn} FN): "
+               f"w[{FEATURES[j1]}] {dw[j1]:+.3f}, w[{FEATURES[j2]}] {dw[j2]:+.3f}")
+    if th != task.threshold:
         why = "more FP" if imbalance > 0 else "more FN" if imbalance < 0 else "noise"
-        parts.append(f"threshold {task.threshold:.3f}->{child_task.threshold:.3f} ({why})")
+        summary += f"; threshold {task.threshold:.3f}->{th:.3f} ({why})"
     if style != task.review_style:
-        parts.append(f"style {task.review_style}->{style}")
+        summary += f"; style {task.review_style}->{style}"
     if not freeze_meta:
-        parts.append(f"weight_step {meta.weight_step:.3f}->{child_meta.weight_step:.3f}")
+        summary += f"; weight_step {ws:.3f}->{child_meta.weight_step:.3f}"
     if why_meta:
-        parts.append(why_meta)
-    return Proposal(child_task, child_meta, "; ".join(parts), "heuristic")
+        summary += "; " + why_meta
+    return build(Proposal, task=child_task, meta=child_meta, summary=summary,
+                 source="heuristic", info={})
 
 
 def adapt_after_evaluation(meta: MetaPolicy, parent_fitness: float, child_fitness: float,
                            iteration: int) -> MetaPolicy:
     """Loop step 4: shrink exploration after an improvement, grow it otherwise; remember."""
     delta = child_fitness - parent_fitness
-    outcome = "improved" if delta > 0 else "same" if delta == 0 else "worse"
-    factor = meta.shrink if delta > 0 else meta.grow
-    note = MemoryNote(iteration, meta.focus_metric, outcome, round(delta, 6))
-    return MetaPolicy.clamped(meta.focus_metric, meta.weight_step, meta.threshold_step,
-                              meta.exploration_scale * factor, meta.meta_rate, meta.shrink,
-                              meta.grow, (*meta.memory, note))
+    if delta > 0:
+        outcome, factor = "improved", meta.shrink
+    else:
+        outcome, factor = ("same" if delta == 0 else "worse"), meta.grow
+    focus = meta.focus_metric
+    note = build(MemoryNote, iteration=iteration, focus=focus, outcome=outcome,
+                 delta=round(delta, 6))
+    memory = meta.memory
+    memory = (*memory[1 - MEMORY_SIZE:], note) if len(memory) >= MEMORY_SIZE else (*memory, note)
+    return build(MetaPolicy, focus_metric=focus, weight_step=meta.weight_step,
+                 threshold_step=meta.threshold_step,
+                 exploration_scale=clamp(meta.exploration_scale * factor, EXPLORATION_BOUNDS),
+                 meta_rate=meta.meta_rate, shrink=meta.shrink, grow=meta.grow, memory=memory)

@@ -7,7 +7,7 @@ new record (``dataclasses.replace``) and never edits one in place.
 Public names: FEATURES, N_FEATURES, WEIGHT_BOUNDS, THRESHOLD_BOUNDS, STYLES, STYLE_OFFSET,
 FOCUS_METRICS, WEIGHT_STEP_BOUNDS, THRESHOLD_STEP_BOUNDS, EXPLORATION_BOUNDS, META_RATE_BOUNDS,
 SHRINK_BOUNDS, GROW_BOUNDS, MEMORY_SIZE, MUTATION_SOURCES, MemoryNote, TaskPolicy, MetaPolicy,
-HyperAgent, seed_agent, clamp.
+HyperAgent, seed_agent, clamp, build.
 """
 
 from __future__ import annotations
@@ -45,6 +45,22 @@ MEMORY_SIZE = 6
 
 MUTATION_SOURCES: tuple[str, ...] = ("seed", "heuristic", "llm")
 OUTCOMES: tuple[str, ...] = ("improved", "same", "worse")
+
+
+def build(cls, **values):
+    """Make a frozen record from already-valid field values without running its checks.
+
+    The loop's hot path builds several records per iteration from values it has just clamped;
+    the dataclass ``__init__`` (one ``object.__setattr__`` per field plus ``__post_init__``)
+    would cost more than the mutation itself. Callers pass every field.
+    """
+    obj = _new(cls)
+    _setattr(obj, "__dict__", values)
+    return obj
+
+
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def clamp(value: float, bounds: tuple[float, float]) -> float:

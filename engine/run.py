@@ -21,7 +21,7 @@ from engine.conditions import Condition, get_condition
 from engine.dataset import Dataset
 from engine.evaluate import Evaluation, accuracy, evaluate
 from engine.mutate import Operator, Proposal, adapt_after_evaluation, heuristic
-from engine.policy import HyperAgent, seed_agent
+from engine.policy import HyperAgent, build, seed_agent
 from engine.select import SELECTION
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -84,61 +84,78 @@ class Run:
         self._add(seed_a, ev)
 
     # ---- internals -------------------------------------------------------------------------
-    def _add(self, agent: HyperAgent, ev: Evaluation) -> dict:
-        test_acc = accuracy(agent.task, self.dataset.test)
+    def _add(self, agent: HyperAgent, ev: Evaluation, test_acc: float | None = None) -> tuple:
+        if test_acc is None:
+            test_acc = accuracy(agent.task, self.dataset.test)
         arch = self.archive
         arch.add(agent, ev, test_acc)
         self._selector.update(arch)
-        b = arch.best()
-        fit, test = arch.column("fitness"), arch.column("test")
+        b = arch._best
         m = agent.meta
-        row = (self.condition.name, self.seed, agent.iteration, float(fit[b]), float(test[b]),
-               ev.accuracy, test_acc, len(arch), m.weight_step, m.threshold_step,
+        row = (self.condition.name, self.seed, agent.iteration, arch.fitness[b], arch.test[b],
+               ev.accuracy, test_acc, len(arch.agents), m.weight_step, m.threshold_step,
                m.exploration_scale, m.focus_metric, agent.source, agent.parent_id, agent.id)
         self._rows.append(row)
         return row
 
-    # ---- the loop --------------------------------------------------------------------------
-    def step(self) -> StepRecord:
-        """Run one iteration and return what it did."""
+    def _step(self) -> tuple:
+        """One iteration; returns what ``StepRecord`` needs, without building it."""
         arch = self.archive
         it = self.iteration + 1
         pid = self._selector.select(arch, self.rng)
-        parent = arch.agent(pid)
-        parent_ev = arch.evaluation(pid)
+        parent = arch.agents[pid]
+        parent_ev = arch.evaluations[pid]
         frozen = not self.condition.adaptive_meta
-        prop: Proposal = self.operator(parent, parent_ev, self.dataset.train, self.rng,
+        train = self.dataset.train
+        prop: Proposal = self.operator(parent, parent_ev, train, self.rng,
                                        freeze_meta=frozen, iteration=it)
-        ev = evaluate(prop.task, self.dataset.train)
+        task = prop.task
+        ev = evaluate(task, train)
         meta = prop.meta if frozen else adapt_after_evaluation(
             prop.meta, parent_ev.accuracy, ev.accuracy, it)
-        child = HyperAgent(len(arch), pid, parent.generation + 1, it, prop.task, meta,
-                           prop.summary, prop.source)
-        row = self._add(child, ev)
+        child = build(HyperAgent, id=len(arch.agents), parent_id=pid,
+                      generation=parent.generation + 1, iteration=it, task=task, meta=meta,
+                      note=prop.summary, source=prop.source)
+        row = self._add(child, ev, accuracy(task, self.dataset.test))
         self.iteration = it
-        return StepRecord(it, parent, child, ev, row[6], ev.accuracy > parent_ev.accuracy,
+        return parent, parent_ev, child, ev, prop, row
+
+    def _record(self, parts: tuple) -> StepRecord:
+        parent, parent_ev, child, ev, prop, row = parts
+        return StepRecord(row[2], parent, child, ev, row[6], ev.accuracy > parent_ev.accuracy,
                           prop.summary, dict(zip(METRIC_COLUMNS, row)), prop.info,
                           self.rng.bit_generator.state)
+
+    # ---- the loop --------------------------------------------------------------------------
+    def step(self) -> StepRecord:
+        """Run one iteration and return what it did."""
+        return self._record(self._step())
 
     def run(self, n: int, observer: Observer | None = None) -> StepRecord | None:
         """Run ``n`` iterations, calling ``observer(record)`` after each; return the last."""
         if n < 0:
             raise ValueError(f"iterations must be >= 0, got {n}")
-        rec = None
-        step = self.step
+        if n == 0:
+            return None
         # The archive holds many small long-lived objects; cyclic GC passes over them would make
         # long runs superlinear, and the loop creates no reference cycles.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
+            if observer is None:
+                # nobody reads the intermediate records: build only the last one
+                step = self._step
+                for _ in range(n - 1):
+                    step()
+                return self._record(step())
+            rec = None
             for _ in range(n):
-                rec = step()
-                if observer is not None:
-                    observer(rec)
+                rec = self._record(self._step())
+                observer(rec)
+            return rec
         finally:
             if gc_was_enabled:
                 gc.enable()
-        return rec
 
     # ---- results ---------------------------------------------------------------------------
     @property
@@ -194,7 +211,7 @@ class Run:
         run.seed = int(seed)
         run.operator = operator if operator is not None else heuristic
         run._selector = SELECTION[run.condition.selection]()
-        run.archive = Archive(capacity=max(64, len(agents) * 2))
+        run.archive = Archive()
         run._rows = []
         if not agents or agents[0].parent_id is not None:
             raise ValueError("run state: the first agent must be the seed")

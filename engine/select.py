@@ -8,8 +8,9 @@
 - ``greedy``: always the current best (no archive to return to).
 
 A strategy is a small object made by the registry factory: ``update(archive)`` after every
-``Archive.add`` (it reads ``archive.last_changed``) and ``select(archive, rng) -> parent id``.
-Weights sit in a ``SumTree`` so a draw and an update cost O(log n), not O(n).
+``Archive.add`` (it reads ``archive.last_changed`` and ``archive.last_parent``) and
+``select(archive, rng) -> parent id``. Weights sit in a ``SumTree`` so a draw and an update
+cost O(log n), not O(n).
 
 Public names: SELECTION, Selector, WeightedSelector, ScoreChildSelector, GreedySelector,
 NOVELTY_FLOOR, SCORE_CHILD_LAMBDA.
@@ -39,22 +40,28 @@ class Selector:
         raise NotImplementedError
 
     def update(self, archive: Archive) -> None:
+        """Re-weigh the members the last ``Archive.add`` changed."""
         for i in archive.last_changed:
             self.tree.set(i, self.weight(archive, i))
 
     def select(self, archive: Archive, rng: np.random.Generator) -> int:
         u = rng.random()
+        n = len(archive)
         if not self.tree.total > 0.0:
-            return min(int(u * len(archive)), len(archive) - 1)
-        return min(self.tree.sample(u), len(archive) - 1)
+            return min(int(u * n), n - 1)
+        return min(self.tree.sample(u), n - 1)
 
 
 class WeightedSelector(Selector):
     """Fitness x exploration x novelty, sampled in proportion."""
 
     def weight(self, archive: Archive, i: int) -> float:
-        c = archive._cols
-        return float(c["base_weight"][i] * (c["novelty"][i] + NOVELTY_FLOOR))
+        return archive.base_weight[i] * (archive.novelty[i] + NOVELTY_FLOOR)
+
+    def update(self, archive: Archive) -> None:
+        base, nov, tset = archive.base_weight, archive.novelty, self.tree.set
+        for i in archive.last_changed:
+            tset(i, base[i] * (nov[i] + NOVELTY_FLOOR))
 
 
 class ScoreChildSelector(Selector):
@@ -65,19 +72,22 @@ class ScoreChildSelector(Selector):
         self._top3 = math.nan
 
     def weight(self, archive: Archive, i: int) -> float:
-        c = archive._cols
-        z = SCORE_CHILD_LAMBDA * (c["fitness"][i] - self._top3)
-        return 1.0 / ((1.0 + math.exp(-z)) * (1.0 + c["children"][i]))
+        z = SCORE_CHILD_LAMBDA * (archive.fitness[i] - self._top3)
+        return 1.0 / ((1.0 + math.exp(-z)) * (1.0 + archive.children_count[i]))
 
     def update(self, archive: Archive) -> None:
+        """Rebuild when the top-3 mean moved; else re-weigh the new member and its parent."""
         top3 = archive.top3_mean()
         if top3 != self._top3:
             self._top3 = top3
             z = SCORE_CHILD_LAMBDA * (archive.column("fitness") - top3)
             w = 1.0 / ((1.0 + np.exp(-z)) * (1.0 + archive.column("children")))
             self.tree.set_many(w.tolist())
-        else:
-            super().update(archive)
+            return
+        i = len(archive) - 1
+        self.tree.set(i, self.weight(archive, i))
+        if archive.last_parent >= 0:
+            self.tree.set(archive.last_parent, self.weight(archive, archive.last_parent))
 
 
 class GreedySelector(Selector):

@@ -1,78 +1,103 @@
-"""A sum tree: proportional sampling and point updates in O(log n).
+"""A sum tree with fanout ``FANOUT``: proportional sampling and point updates in
+O(FANOUT x log_FANOUT n), with the inner loops in C (``sum``, ``itertools.accumulate``,
+``bisect``) rather than one Python iteration per binary level.
 
-Internal nodes are always recomputed as ``left + right`` (never updated by adding a delta), so
-the tree is a pure function of its leaves: rebuilding it from the same leaf values, in any
-order of updates and with any power-of-two capacity, samples exactly the same indices.
+Level 0 holds the leaves; entry ``b`` of level ``h`` is the sum (Python's left-to-right
+``sum``) of entries ``b*F .. b*F+F-1`` of level ``h-1``; levels are added while the top one
+has more than ``F`` entries, and the total is the sum of the top level. Every node is
+recomputed from its children (never adjusted by a delta) and the shape depends only on the
+number of leaves, so the tree is a pure function of its leaves: rebuilding it from the same
+leaf values, in any order of updates, samples exactly the same indices.
 
-Public names: SumTree.
+Public names: SumTree, FANOUT.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from itertools import accumulate
+
+FANOUT = 32
+
 
 class SumTree:
-    """Non-negative weights over indices 0..n-1."""
+    """Non-negative weights over indices 0..n-1 (an index never set weighs 0)."""
 
-    def __init__(self, capacity: int = 64) -> None:
-        cap = 1
-        while cap < capacity:
-            cap *= 2
-        self._cap = cap
-        self._t = [0.0] * (2 * cap)
+    def __init__(self, capacity: int = 0) -> None:
+        # ``capacity`` is accepted for compatibility; levels grow with the leaves.
+        self._levels: list[list[float]] = [[]]
 
-    def _grow(self, index: int) -> None:
-        leaves = self._t[self._cap:]
-        cap = self._cap
-        while cap <= index:
-            cap *= 2
-        self._cap = cap
-        self._t = [0.0] * (2 * cap)
-        self._t[cap:cap + len(leaves)] = leaves
-        t = self._t
-        for i in range(cap - 1, 0, -1):
-            t[i] = t[2 * i] + t[2 * i + 1]
+    def __len__(self) -> int:
+        return len(self._levels[0])
+
+    def _reshape(self) -> None:
+        """After leaves were appended: extend every level, adding levels as needed."""
+        levels = self._levels
+        h = 0
+        while len(levels[h]) > FANOUT:
+            below = levels[h]
+            size = -(-len(below) // FANOUT)
+            if h + 1 == len(levels):
+                levels.append([sum(below[k:k + FANOUT]) for k in range(0, len(below), FANOUT)])
+            else:
+                up = levels[h + 1]
+                # new entries cover only new (zero) leaves
+                up.extend([0.0] * (size - len(up)))
+            h += 1
 
     def set(self, index: int, weight: float) -> None:
         """Set the weight of ``index`` (>= 0)."""
-        if index >= self._cap:
-            self._grow(index)
-        t = self._t
-        i = index + self._cap
-        t[i] = weight
-        i >>= 1
-        while i:
-            t[i] = t[2 * i] + t[2 * i + 1]
-            i >>= 1
+        levels = self._levels
+        leaves = levels[0]
+        if index >= len(leaves):
+            leaves.extend([0.0] * (index + 1 - len(leaves)))
+            self._reshape()
+        leaves[index] = weight
+        i = index
+        below = leaves
+        for h in range(1, len(levels)):
+            i //= FANOUT
+            start = i * FANOUT
+            level = levels[h]
+            level[i] = sum(below[start:start + FANOUT])
+            below = level
 
     def set_many(self, weights) -> None:
         """Replace all leaves with ``weights`` (index 0..len-1) and rebuild."""
-        n = len(weights)
-        if n > self._cap:
-            self._grow(n - 1)
-        cap = self._cap
-        t = self._t
-        t[cap:cap + n] = [float(w) for w in weights]
-        for i in range(cap - 1, 0, -1):
-            t[i] = t[2 * i] + t[2 * i + 1]
+        leaves = [float(w) for w in weights]
+        levels = [leaves]
+        while len(levels[-1]) > FANOUT:
+            below = levels[-1]
+            levels.append([sum(below[k:k + FANOUT]) for k in range(0, len(below), FANOUT)])
+        self._levels = levels
 
     @property
     def total(self) -> float:
-        return self._t[1]
+        return sum(self._levels[-1])
 
     def get(self, index: int) -> float:
-        return self._t[index + self._cap] if index < self._cap else 0.0
+        leaves = self._levels[0]
+        return leaves[index] if index < len(leaves) else 0.0
 
     def sample(self, u: float) -> int:
-        """The index whose cumulative-weight interval holds ``u * total`` (u in [0, 1))."""
-        t = self._t
-        x = u * t[1]
-        i = 1
-        cap = self._cap
-        while i < cap:
-            left = 2 * i
-            if x < t[left] or t[left + 1] == 0.0:
-                i = left
-            else:
-                x -= t[left]
-                i = left + 1
-        return i - cap
+        """The index whose cumulative-weight interval holds ``u * total`` (u in [0, 1)).
+
+        Only indices with a positive weight are returned (the total must be positive).
+        """
+        levels = self._levels
+        x = u * sum(levels[-1])
+        b = 0
+        for h in range(len(levels) - 1, -1, -1):
+            start = b * FANOUT
+            seg = levels[h][start:start + FANOUT]
+            acc = list(accumulate(seg))
+            k = bisect_right(acc, x)
+            if k == len(seg):
+                # rounding carried x past the end: take the last entry with weight
+                k -= 1
+                while k > 0 and not seg[k] > 0.0:
+                    k -= 1
+            if k:
+                x -= acc[k - 1]
+            b = start + k
+        return b

@@ -51,15 +51,32 @@ def test_lineage_is_a_tree_rooted_at_the_seed():
     assert arch.children_counts().sum() == len(arch) - 1
 
 
-def test_columns_grow_geometrically_and_frame_matches():
+def test_columns_and_frame_match_the_agent_records():
     """Hundreds of adds keep every column consistent with the agent records."""
     run = Run(classic(), "baseline", 1)
     run.run(200)
-    df = run.archive.to_frame()
+    arch = run.archive
+    df = arch.to_frame()
     assert len(df) == 201 and df["id"].tolist() == list(range(201))
     assert df["parent_id"].isna().sum() == 1
-    assert (df["w_security"].to_numpy() == [a.task.weights[1] for a in run.archive.agents]).all()
-    assert run.archive._cap >= 201 and run.archive._cap & (run.archive._cap - 1) == 0
+    assert (df["w_security"].to_numpy() == [a.task.weights[1] for a in arch.agents]).all()
+    assert arch.column("fitness").tolist() == [e.accuracy for e in arch.evaluations]
+    assert arch.column("vec").shape == (201, 6)
+    assert arch.column("children").dtype == np.int64
+    with pytest.raises(KeyError, match="unknown archive column"):
+        arch.column("nope")
+
+
+@pytest.mark.parametrize("condition", ["hyperagent", "baseline"])
+def test_children_lists_match_the_parent_column(condition):
+    """Every member's children (the novelty candidates) are exactly the ids naming it parent."""
+    run = Run(classic(), condition, 8)
+    run.run(300)
+    arch = run.archive
+    parent = arch.column("parent")
+    for i in range(len(arch)):
+        assert arch.children(i) == np.flatnonzero(parent == i).tolist()
+    assert arch.children_counts().tolist() == [len(arch.children(i)) for i in range(len(arch))]
 
 
 def test_novelty_is_mean_distance_to_found_neighbours():
@@ -76,6 +93,22 @@ def test_novelty_is_mean_distance_to_found_neighbours():
         assert arch.column("novelty")[i] == pytest.approx(np.mean(d))
 
 
+@pytest.mark.parametrize("condition", ["hyperagent", "baseline", "no_archive"])
+def test_novelty_equals_brute_force_nearest_neighbours(condition):
+    """Every member's novelty is the mean distance to its true k nearest (a full scan)."""
+    run = Run(classic(), condition, 6)
+    run.run(600)
+    arch = run.archive
+    vec = arch.column("vec")
+    nov = arch.column("novelty")
+    exact = []
+    for i in range(len(arch)):
+        d = np.sqrt(((vec - vec[i]) ** 2).sum(axis=1))
+        d[i] = np.inf
+        exact.append(np.sort(d)[:NOVELTY_K].mean())
+    assert nov[1:] == pytest.approx(exact[1:], rel=1e-12, abs=1e-15)
+
+
 def test_sumtree_samples_in_proportion_and_is_history_free():
     """Sampling follows the weights; rebuilt trees sample the same indices."""
     t = SumTree(4)
@@ -87,3 +120,24 @@ def test_sumtree_samples_in_proportion_and_is_history_free():
     t2.set_many([1.0, 0.0, 3.0, 0.0, 4.0])
     us = np.random.default_rng(0).random(200)
     assert [t.sample(u) for u in us] == [t2.sample(u) for u in us]
+
+
+def test_large_sumtree_matches_cumulative_weights_and_update_order():
+    """Several levels deep: draws equal a cumulative-sum search, whatever the update order."""
+    rng = np.random.default_rng(3)
+    w = rng.random(5_000) * (rng.random(5_000) < 0.7)
+    t = SumTree()
+    for i, x in enumerate(w):
+        t.set(i, float(x))
+    for i in rng.permutation(5_000)[:500]:  # re-set some leaves, in a random order
+        t.set(int(i), float(w[i]))
+    t2 = SumTree()
+    t2.set_many(w.tolist())
+    cum = np.cumsum(w)
+    us = rng.random(2_000)
+    got = [t.sample(u) for u in us]
+    assert got == [t2.sample(u) for u in us]
+    assert all(w[g] > 0 for g in got)
+    ref = np.searchsorted(cum, us * cum[-1], side="right")
+    assert np.mean(np.array(got) == ref) > 0.99  # equal up to float rounding at boundaries
+    assert t.total == pytest.approx(w.sum()) and t.get(7) == w[7] and t.get(10**6) == 0.0

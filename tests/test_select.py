@@ -59,6 +59,23 @@ def test_score_child_weights_follow_dgm_rule():
         assert sel.tree.get(i) == pytest.approx(w)
 
 
+def test_score_child_in_a_run_keeps_exact_weights():
+    """A run with score_child selection keeps every member's DGM-H weight up to date."""
+    from engine.conditions import Condition
+
+    cond = Condition("dgm_h", "score_child", True, "score_child selection, adaptive meta")
+    run = Run(classic(), cond, 4)
+    run.run(150)
+    arch, sel = run.archive, run._selector
+    assert isinstance(sel, ScoreChildSelector)
+    f, kids = arch.column("fitness"), arch.column("children")
+    top3 = np.sort(f)[-3:].mean()
+    expected = 1 / ((1 + np.exp(-SCORE_CHILD_LAMBDA * (f - top3))) * (1 + kids))
+    got = [sel.tree.get(i) for i in range(len(arch))]
+    assert got == pytest.approx(expected.tolist())
+    assert math.isfinite(sel.tree.total) and sel.tree.total == pytest.approx(expected.sum())
+
+
 def test_weighted_selection_frequency_matches_weights():
     """Empirical pick frequencies track the weights (chi-square-free tolerance check)."""
     run = Run(classic(), "hyperagent", 4)
