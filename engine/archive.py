@@ -75,14 +75,12 @@ class Archive:
         self.novelty: list[float] = []
         self.base_weight: list[float] = []
         self.vec: list[tuple[float, ...]] = []
-        # the same vectors as a (6, capacity) array grown geometrically (one row per coordinate:
-        # a long-row matrix-vector product is several times faster than a tall one), their
-        # squared norms, and per member ``kth2 - sq``: its squared k-th neighbour distance (inf
-        # until it has k) minus its squared norm, which turns "closer than my k-th neighbour"
-        # into one comparison with the newcomer's products.
-        self._vt = np.zeros((_DIM, 64))
-        self._sq = np.zeros(64)
-        self._w = np.full(64, np.inf)
+        # for the novelty scan, arrays grown geometrically: ``_a`` holds one column per member,
+        # its six coordinates and then ``-|x|^2 / 2`` (a long-row matrix-vector product is
+        # several times faster than a tall one); ``_hk`` half its squared k-th neighbour
+        # distance (inf until it has k).
+        self._a = np.zeros((_DIM + 1, 64))
+        self._hk = np.full(64, np.inf)
         self._best = -1
         self._top: list[float] = []
         self._kids: list[list[int]] = []
@@ -129,12 +127,10 @@ class Archive:
         self.n_fn.append(evaluation.n_fn)
         self.children_count.append(0)
         self.vec.append(vec)
-        if i == len(self._sq):
-            self._vt = np.concatenate([self._vt, np.zeros_like(self._vt)], axis=1)
-            self._sq = np.concatenate([self._sq, np.zeros(i)])
-            self._w = np.concatenate([self._w, np.full(i, np.inf)])
-        self._vt[:, i] = vec
-        self._sq[i] = sum(x * x for x in vec)
+        if i == len(self._hk):
+            self._a = np.concatenate([self._a, np.zeros_like(self._a)], axis=1)
+            self._hk = np.concatenate([self._hk, np.full(i, np.inf)])
+        self._a[:, i] = (*vec, -0.5 * sum(x * x for x in vec))
         self._kids.append([])
         self.agents.append(agent)
         self.evaluations.append(evaluation)
@@ -161,32 +157,37 @@ class Archive:
     def _update_novelty(self, i: int, vec: tuple[float, ...], parent: int) -> list[int]:
         """Set the new member's exact neighbours; return it and the ids whose novelty changed.
 
-        With ``t_j = v . x_j``: ``d2_j = sq_j - 2 t_j + |v|^2``. Member ``j`` takes the
-        newcomer in when ``d2_j < kth2_j``, i.e. ``2 t_j + w_j > |v|^2``; the newcomer's own
-        neighbours are the largest ``2 t_j - sq_j``. Both tests run on arrays; only the few
-        members they pick get an exact ``math.dist`` (the slack keeps rounding from losing one).
+        With ``h_j = v . x_j - |x_j|^2 / 2`` (one product with the columns of ``_a``), the
+        squared distance is ``d2_j = |v|^2 - 2 h_j``: the newcomer's nearest are the largest
+        ``h_j``, and member ``j`` takes it in when ``d2_j < kth2_j``, i.e.
+        ``h_j + kth2_j / 2 > |v|^2 / 2``. Only the few members these tests pick get an exact
+        ``math.dist`` (the slack keeps rounding from losing one) before any list changes.
         """
-        nn_d, nn_i, vecs, nov, w = self._nn_d, self._nn_i, self.vec, self.novelty, self._w
-        vv = self._sq[i]
-        x = (2.0 * self._vt[:, i]).dot(self._vt[:, :i])  # 2 t_j
-        own = x - self._sq[:i]  # |v|^2 - d2_j: larger is nearer
+        nn_d, nn_i, vecs, nov, hk = self._nn_d, self._nn_i, self.vec, self.novelty, self._hk
+        a = self._a
+        half_vv = -a[_DIM, i]
+        h = np.array((*vec, 1.0)).dot(a[:, :i])
+        picked = set()
         if i > NOVELTY_K:
-            # the k-th largest, by k passes of argmax (cheaper than a partition)
+            # the k largest h (k passes of argmax beat a partition), then any tie within slack
             taken = []
             for _ in range(NOVELTY_K):
-                j = int(own.argmax())
-                taken.append((j, own[j]))
-                own[j] = -np.inf
+                j = int(h.argmax())
+                taken.append((j, h[j]))
+                h[j] = -np.inf
+            cut = taken[-1][1] - _D2_SLACK
+            if h.max() >= cut:
+                picked.update(np.flatnonzero(h >= cut).tolist())
             for j, val in taken:
-                own[j] = val
-            picked = own >= taken[-1][1] - _D2_SLACK
+                h[j] = val
+                picked.add(j)
         else:
-            picked = np.ones(i, dtype=bool)
-        x += w[:i]
-        picked |= x > vv - _D2_SLACK
+            picked.update(range(i))
+        h += hk[:i]
+        picked.update(np.flatnonzero(h > half_vv - _D2_SLACK).tolist())
         mine = []
         changed = [i]
-        for j in np.flatnonzero(picked).tolist():
+        for j in picked:
             d = dist(vec, vecs[j])
             mine.append((d, j))
             row = nn_d[j]
@@ -198,7 +199,7 @@ class Archive:
                 if len(row) > NOVELTY_K:
                     del row[NOVELTY_K:], ids[NOVELTY_K:]
                 if len(row) == NOVELTY_K:
-                    w[j] = row[-1] * row[-1] - self._sq[j]
+                    hk[j] = 0.5 * row[-1] * row[-1]
                 nov[j] = sum(row) / len(row)
                 changed.append(j)
         # own neighbours: nearest first, ties by the lower id
@@ -208,7 +209,7 @@ class Archive:
         nn_d.append(row)
         nn_i.append([p[1] for p in mine])
         if len(row) == NOVELTY_K:
-            w[i] = row[-1] * row[-1] - vv
+            hk[i] = 0.5 * row[-1] * row[-1]
         nov.append(sum(row) / len(row))
         return changed
 
