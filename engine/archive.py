@@ -166,18 +166,16 @@ class Archive:
         nn_d, nn_i, vecs, nov, hk = self._nn_d, self._nn_i, self.vec, self.novelty, self._hk
         a = self._a
         half_vv = -a[_DIM, i]
-        h = np.array((*vec, 1.0)).dot(a[:, :i])
+        h = np.array((*vec, 1.0)) @ a[:, :i]  # (matmul: no copy of the strided slice)
         picked = set()
         if i > NOVELTY_K:
-            # the k largest h (k passes of argmax beat a partition), then any tie within slack
+            # the k largest h, by k passes of argmax (cheaper than a partition); argmax takes
+            # the lowest id among equal values, as the (distance, id) order does
             taken = []
             for _ in range(NOVELTY_K):
                 j = int(h.argmax())
                 taken.append((j, h[j]))
                 h[j] = -np.inf
-            cut = taken[-1][1] - _D2_SLACK
-            if h.max() >= cut:
-                picked.update(np.flatnonzero(h >= cut).tolist())
             for j, val in taken:
                 h[j] = val
                 picked.add(j)
