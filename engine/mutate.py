@@ -29,7 +29,7 @@ otherwise exploration *= grow; a memory note records the outcome.
 
 Every field is clamped to its bounds (``engine.policy``).
 
-Public names: Proposal, Operator, heuristic, adapt_after_evaluation, FOCUS_BOOST,
+Public names: Proposal, Operator, heuristic, adapt_after_evaluation, bind_run, FOCUS_BOOST,
 THRESHOLD_NOISE, STYLE_SWITCH_MARGIN, STYLE_SWITCH_P, META_META_RATE, MEMORY_PATIENCE,
 THRESHOLD_PRESSURE_CAP.
 """
@@ -57,6 +57,7 @@ from engine.policy import (
     THRESHOLD_STEP_BOUNDS,
     WEIGHT_BOUNDS,
     WEIGHT_STEP_BOUNDS,
+    DeferredText,
     HyperAgent,
     MemoryNote,
     MetaPolicy,
@@ -87,6 +88,16 @@ class Proposal:
     summary: str
     source: str = "heuristic"
     info: dict = field(default_factory=dict)
+
+
+Proposal.summary = DeferredText("summary")
+
+
+def bind_run(operator, run_id: str | None) -> None:
+    """Tag what ``operator`` logs from now on with ``run_id`` (operators that log calls, like
+    the LLM operator, have a ``run_id`` attribute; others are left alone)."""
+    if hasattr(operator, "run_id"):
+        operator.run_id = run_id
 
 
 class Operator(Protocol):
@@ -209,25 +220,31 @@ def heuristic(parent: HyperAgent, evaluation: Evaluation, train: Split,
             shrink=clamp(meta.shrink * drift, SHRINK_BOUNDS),
             grow=clamp(1.0 + (meta.grow - 1.0) * drift, GROW_BOUNDS), memory=meta.memory)
 
-    # what changed and why: the two largest weight moves, then threshold, style, meta.
-    dw = [b - a for a, b in zip(old_w, new_w)]
-    mags = [-abs(d) for d in dw]
-    j1 = mags.index(min(mags))
-    mags[j1] = 1.0
-    j2 = mags.index(min(mags))
-    summary = (f"focus {meta.focus_metric} ({n_fp} FP, {n_fn} FN): "
-               f"w[{FEATURES[j1]}] {dw[j1]:+.3f}, w[{FEATURES[j2]}] {dw[j2]:+.3f}")
-    if th != task.threshold:
-        why = "more FP" if imbalance > 0 else "more FN" if imbalance < 0 else "noise"
-        summary += f"; threshold {task.threshold:.3f}->{th:.3f} ({why})"
-    if style != task.review_style:
-        summary += f"; style {task.review_style}->{style}"
-    if not freeze_meta:
-        summary += f"; weight_step {ws:.3f}->{child_meta.weight_step:.3f}"
-    if why_meta:
-        summary += "; " + why_meta
-    return build(Proposal, task=child_task, meta=child_meta, summary=summary,
+    # what changed and why, formatted only when someone reads it (see ``_summary``)
+    parts = (meta.focus_metric, n_fp, n_fn, old_w, new_w, task.threshold, th, task.review_style,
+             style, None if freeze_meta else (ws, child_meta.weight_step), why_meta)
+    return build(Proposal, task=child_task, meta=child_meta, _summary_parts=(_summary, parts),
                  source="heuristic", info={})
+
+
+def _summary(focus: str, n_fp: int, n_fn: int, old_w: tuple, new_w: tuple, old_th: float,
+             th: float, old_style: str, style: str, steps: tuple | None, why_meta: str) -> str:
+    """The heuristic's note: the two largest weight moves, then threshold, style and meta."""
+    dw = [b - a for a, b in zip(old_w, new_w)]
+    order = sorted(range(len(dw)), key=lambda j: -abs(dw[j]))[:2]
+    parts = [f"focus {focus} ({n_fp} FP, {n_fn} FN): "
+             + ", ".join(f"w[{FEATURES[j]}] {dw[j]:+.3f}" for j in order)]
+    if th != old_th:
+        imbalance = n_fp - n_fn
+        why = "more FP" if imbalance > 0 else "more FN" if imbalance < 0 else "noise"
+        parts.append(f"threshold {old_th:.3f}->{th:.3f} ({why})")
+    if style != old_style:
+        parts.append(f"style {old_style}->{style}")
+    if steps is not None:
+        parts.append(f"weight_step {steps[0]:.3f}->{steps[1]:.3f}")
+    if why_meta:
+        parts.append(why_meta)
+    return "; ".join(parts)
 
 
 def adapt_after_evaluation(meta: MetaPolicy, parent_fitness: float, child_fitness: float,

@@ -7,7 +7,7 @@ new record (``dataclasses.replace``) and never edits one in place.
 Public names: FEATURES, N_FEATURES, WEIGHT_BOUNDS, THRESHOLD_BOUNDS, STYLES, STYLE_OFFSET,
 FOCUS_METRICS, WEIGHT_STEP_BOUNDS, THRESHOLD_STEP_BOUNDS, EXPLORATION_BOUNDS, META_RATE_BOUNDS,
 SHRINK_BOUNDS, GROW_BOUNDS, MEMORY_SIZE, MUTATION_SOURCES, MemoryNote, TaskPolicy, MetaPolicy,
-HyperAgent, seed_agent, clamp, build.
+HyperAgent, seed_agent, clamp, build, DeferredText, deferred_parts.
 """
 
 from __future__ import annotations
@@ -61,6 +61,37 @@ def build(cls, **values):
 
 _new = object.__new__
 _setattr = object.__setattr__
+
+
+class DeferredText:
+    """A text field of a frozen record that may be formatted on first read.
+
+    Installed as the class attribute of the field (``HyperAgent.note``, ``Proposal.summary``).
+    A record made the usual way holds the text in its ``__dict__``, which wins over this
+    descriptor. A record made by ``build(cls, ..., _<field>_parts=(format, args))`` instead
+    formats ``format(*args)`` the first time the field is read and keeps the result, so a long
+    in-memory run never pays for summaries nobody reads. Equality, ``repr``, ``to_dict`` and
+    ``dataclasses.replace`` read the field like any other and see the same text.
+    """
+
+    def __init__(self, name: str, default: str = "") -> None:
+        self.name, self.parts, self.default = name, f"_{name}_parts", default
+
+    def __get__(self, obj, owner=None) -> str:
+        if obj is None:
+            return self.default
+        d = obj.__dict__
+        parts = d.get(self.parts)
+        if parts is None:  # another thread formatted it between the two lookups
+            return d[self.name]
+        text = d[self.name] = parts[0](*parts[1])
+        d.pop(self.parts, None)
+        return text
+
+
+def deferred_parts(record, name: str):
+    """``(format, args)`` of a field still waiting to be formatted, else ``None``."""
+    return record.__dict__.get(f"_{name}_parts")
 
 
 def clamp(value: float, bounds: tuple[float, float]) -> float:
@@ -222,6 +253,8 @@ class HyperAgent:
                    MetaPolicy.from_dict(d["meta"]), str(d.get("note", "")),
                    str(d.get("source", "seed")))
 
+
+HyperAgent.note = DeferredText("note")
 
 SEED_WEIGHTS: tuple[float, ...] = (0.2,) * N_FEATURES
 SEED_THRESHOLD = 0.6

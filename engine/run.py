@@ -21,7 +21,7 @@ from engine.conditions import Condition, get_condition
 from engine.dataset import Dataset
 from engine.evaluate import Evaluation, accuracy, evaluate
 from engine.mutate import Operator, Proposal, adapt_after_evaluation, heuristic
-from engine.policy import HyperAgent, build, seed_agent
+from engine.policy import HyperAgent, build, deferred_parts, seed_agent
 from engine.select import SELECTION
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -113,9 +113,11 @@ class Run:
         ev = evaluate(task, train)
         meta = prop.meta if frozen else adapt_after_evaluation(
             prop.meta, parent_ev.accuracy, ev.accuracy, it)
+        parts = deferred_parts(prop, "summary")
+        note = {"_note_parts": parts} if parts is not None else {"note": prop.summary}
         child = build(HyperAgent, id=len(arch.agents), parent_id=pid,
                       generation=parent.generation + 1, iteration=it, task=task, meta=meta,
-                      note=prop.summary, source=prop.source)
+                      source=prop.source, **note)
         row = self._add(child, ev, accuracy(task, self.dataset.test))
         self.iteration = it
         return parent, parent_ev, child, ev, prop, row
