@@ -67,5 +67,8 @@ def test_bench_prints_json_with_required_keys():
     r = _cli("bench", "--quick")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    for key in ("run_1k_s", "run_10k_s", "growth_10k_over_1k", "ablation_default_s"):
+    for key in ("run_1k_s", "run_10k_s", "growth_10k_over_1k", "ablation_default_s",
+                "floor_10k_s"):
         assert data[key] > 0
+    # the yardstick does strictly less work per step than the engine
+    assert data["floor_10k_s"] < data["run_10k_s"]
