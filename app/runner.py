@@ -18,6 +18,7 @@ import pandas as pd
 from app import data, state
 from engine.dataset import Dataset
 from engine.experiment import run_experiment
+from engine.mutate import bind_run
 from engine.run import Run
 
 MIN_CHUNK, MAX_CHUNK = 50, 200
@@ -30,6 +31,7 @@ def chunk_size(total: int) -> int:
 
 
 def _advance(run: Run, run_id: str, iterations: int, progress: Progress | None) -> None:
+    bind_run(run.operator, run_id)  # started or continued: the calls belong to this run
     st_ = state.store()
     observer = st_.observer(run_id)
     size, done = chunk_size(iterations), 0

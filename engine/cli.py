@@ -60,6 +60,7 @@ def _load(spec: str):
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.cli_llm import operator_from_args, operator_label
     from engine.cli_store import dataset_label, open_store
+    from engine.mutate import bind_run
     from engine.run import Run
     from engine.store import StoreError
 
@@ -75,8 +76,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run_id = store.create_run(run, dataset_label(args.dataset),
                                       {"iterations": args.iterations,
                                        "operator": operator_label(operator), "source": "cli"})
-            if hasattr(operator, "run_id"):
-                operator.run_id = run_id
+            bind_run(operator, run_id)
         try:
             run.run(args.iterations, None if store is None else store.observer(run_id))
         except BaseException:

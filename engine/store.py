@@ -44,6 +44,7 @@ import pandas as pd
 
 from engine import store_schema as sc
 from engine.dataset import Dataset, to_csv_rows
+from engine.mutate import bind_run
 from engine.run import METRIC_COLUMNS, STATE_VERSION, Run, StepRecord
 from engine.store_query import StoreReads, process_token, writer_alive
 from engine.store_schema import SCHEMA_VERSION, StoreError, UnknownRunError
@@ -404,6 +405,7 @@ class Store(StoreReads):
             self._claim(run_id)
             try:
                 run = self.load_run(run_id, operator)
+                bind_run(run.operator, run_id)
                 write = self.observer(run_id)
                 total, done = int(iterations), 0
 
