@@ -3,6 +3,12 @@ and Debian's Chromium driven by Playwright (its own browser download is never us
 
 Without Chromium (or the playwright package) the browser tests skip with a message, except
 under CI (``CI`` set), where they fail: CI installs Chromium and must run them.
+
+Screenshots go to a temporary folder, so a test run leaves the working tree clean. To
+regenerate the images the README embeds, name a folder in ``HYPERAGENTS_SCREENSHOTS``
+(a relative path is taken from the repository root)::
+
+    HYPERAGENTS_SCREENSHOTS=docs/screenshots python -m pytest -q tests/e2e
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "HYPERAGENTS_SCREENSHOTS"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--headless"]
@@ -83,10 +89,12 @@ def server(chromium, tmp_path_factory):
     env = {**os.environ, "HYPERAGENTS_DB": str(db), "HYPERAGENTS_USE_OPENAI": "0"}
     env.pop("OPENAI_API_KEY", None)
     log = (tmp / "server.log").open("w")
+    # No file watcher: an edit to the sources during the run would otherwise put a lasting
+    # "File change. Rerun" prompt into the status widget, which the tests wait to be gone.
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
          "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
@@ -134,6 +142,13 @@ def page(browser):
 
 
 @pytest.fixture(scope="session")
-def screenshots() -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+def screenshots(tmp_path_factory) -> Path:
+    """The folder the click-through saves its screenshots in: ``$HYPERAGENTS_SCREENSHOTS``
+    when set (e.g. ``docs/screenshots`` to regenerate the README images), else a temporary
+    folder, so that running the tests never rewrites committed images."""
+    target = os.environ.get(SCREENSHOTS_ENV, "").strip()
+    if not target:
+        return tmp_path_factory.mktemp("screenshots")
+    folder = ROOT / Path(target).expanduser()  # an absolute path replaces ROOT
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

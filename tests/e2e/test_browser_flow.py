@@ -16,6 +16,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 RUN_BOUND_S = 5.0
 ABLATION_BOUND_S = 15.0
 ARCHIVE_BOUND_S = 15.0
+IDLE_TIMEOUT_MS = 60_000  # waits for a page to finish drawing (generous: CI can be slow)
+# The app root carries the script-run state ("running", "notRunning", ...). The running
+# indicator (stStatusWidget) alone is not enough: Streamlit shows it only after a run has
+# lasted 500 ms, so a run younger than that looks idle.
+NOT_RUNNING = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 # Finds the vis-network instance that streamlit-agraph keeps in React state (it does not put
 # it on window), and returns the node's position in CSS pixels relative to the canvas.
@@ -54,20 +59,25 @@ def report(capsys, text: str) -> None:
 
 
 def idle(page) -> None:
-    """Wait until the script run finished (Streamlit's running indicator is gone)."""
+    """Wait until the script run finished: the app reports "notRunning" and Streamlit's
+    running indicator is gone. Call it after something the new run drew is visible (a run
+    that has not started yet also reports "notRunning")."""
+    page.locator(NOT_RUNNING).wait_for(state="attached", timeout=IDLE_TIMEOUT_MS)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+        timeout=IDLE_TIMEOUT_MS)
 
 
 def go(page, title: str) -> None:
     """Open a page from the sidebar menu (client-side: the session is kept)."""
     page.locator("[data-testid='stSidebarNav'] a", has_text=title).first.click()
-    page.get_by_role("heading", name=title, exact=True).wait_for()
+    page.get_by_role("heading", name=title, exact=True).wait_for(timeout=IDLE_TIMEOUT_MS)
     idle(page)
 
 
 def shoot(page, screenshots, name: str, height: int = 1500) -> None:
-    """Save ``docs/screenshots/<name>.png`` of a tall window (the README shows them)."""
+    """Save ``<name>.png`` of a tall window in the ``screenshots`` folder (a temporary one
+    unless ``HYPERAGENTS_SCREENSHOTS`` names one, e.g. ``docs/screenshots`` for the README)."""
     page.mouse.move(1, 1)  # no hover tooltips in the picture
     page.set_viewport_size({"width": 1400, "height": height})
     page.wait_for_timeout(600)  # let the layout and charts settle
@@ -165,9 +175,14 @@ def test_click_through_every_page(server, page, screenshots, capsys):
     shoot(page, screenshots, "runs")
 
     go(page, "Live Review")
-    name = page.get_by_label("Repository name")
+    # The page draws its form, then "Recent reviews" last: once that heading is there and the
+    # run is over, the whole form is on the page (not a half-drawn page or the Runs page).
+    name = page.get_by_label("Repository name", exact=True)
     try:
-        name.wait_for(timeout=30_000)
+        page.get_by_role("heading", name="Recent reviews", exact=True).wait_for(
+            timeout=IDLE_TIMEOUT_MS)
+        idle(page)
+        name.wait_for(timeout=IDLE_TIMEOUT_MS)
     except Exception:
         raise AssertionError("Live Review did not show its form; page text:\n"
                              + page.inner_text("body")[:3000]) from None
