@@ -10,7 +10,7 @@ Novelty of a member is the mean Euclidean distance, in policy space (five weight
 effective threshold), to its ``NOVELTY_K`` nearest other members, kept exact as members arrive.
 The policy vectors also sit in a numpy array with their squared norms, so one matrix-vector
 product gives the squared distance from a new member to every older one
-(``|a|^2 - 2 a.b + |b|^2``, C speed, about 10 ns per member). That pass only *selects*: the
+(``|a|^2 - 2 a.b + |b|^2``, at C speed). That pass only *selects*: the
 members the newcomer is closer to than their current k-th neighbour, and the members inside a
 bound on the newcomer's own k-th distance (from its parent and the parent's neighbours). The
 selected distances are then recomputed exactly (``math.dist``) before any list changes, with a
