@@ -321,7 +321,7 @@ class Store(StoreReads):
             event = (run_id, rec.iteration, child.parent_id, child.id, fit, int(rec.improved),
                      child.source, rec.summary, sc.encode_info(rec.info) if rec.info else "{}")
             tail = (float(m["best_fitness"]), float(m["best_test_accuracy"]),
-                    sc.encode(rec.rng_state), sc.now(), pid, token)
+                    sc.rng_json(rec.rng_state), sc.now(), pid, token)
             # The step's single transaction, inlined (no context managers): this is the hot path.
             with lock:
                 conn = checkout()

@@ -18,8 +18,8 @@ Migrations (append only; never edit a released one):
 Public names: StoreError, UnknownRunError, MIGRATIONS, SCHEMA_VERSION, SQLITE_HEADER,
 REVIEW_FIELDS, REVIEW_SOURCES, LLM_CALL_FIELDS, AGENT_COLS, INSERT_AGENT, INSERT_METRIC,
 INSERT_EVENT, INSERT_STEP_EVENT, RUN_HEAD, UPDATE_STEP, check_file, read_version, migrate,
-translate_error, now, encode, encode_info, meta_json, agent_row, review_row, llm_call_row,
-ablation_rows, redact.
+translate_error, now, encode, encode_info, meta_json, task_json, rng_json, agent_row, review_row,
+llm_call_row, ablation_rows, redact.
 """
 
 from __future__ import annotations
@@ -307,17 +307,40 @@ _NOTES: dict[int, tuple[object, str]] = {}
 
 
 def meta_json(m) -> str:
-    d = dict(vars(m))
+    """``json.dumps(m.to_dict())``, spelled out (floats and ints print as ``repr`` in both;
+    the focus is one of ``FOCUS_METRICS``, which need no escaping)."""
     parts = []
-    for note in d.pop("memory"):
+    for note in m.memory:
         hit = _NOTES.get(id(note))
         if hit is None or hit[0] is not note:
             if len(_NOTES) > 4096:
                 _NOTES.clear()
             hit = _NOTES[id(note)] = (note, encode(vars(note)))
         parts.append(hit[1])
-    head = encode(d)[:-1]
-    return f'{head}{", " if d else ""}"memory": [{", ".join(parts)}]}}'
+    return (f'{{"focus_metric": "{m.focus_metric}", "weight_step": {m.weight_step!r}, '
+            f'"threshold_step": {m.threshold_step!r}, '
+            f'"exploration_scale": {m.exploration_scale!r}, "meta_rate": {m.meta_rate!r}, '
+            f'"shrink": {m.shrink!r}, "grow": {m.grow!r}, "memory": [{", ".join(parts)}]}}')
+
+
+def task_json(t) -> str:
+    """``json.dumps(t.to_dict())``, spelled out (the style is one of ``STYLES``)."""
+    w = ", ".join(map(repr, t.weights))
+    return (f'{{"weights": [{w}], "threshold": {t.threshold!r}, '
+            f'"review_style": "{t.review_style}"}}')
+
+
+def rng_json(state: dict) -> str:
+    """``json.dumps(state)`` of a generator state; numpy's PCG64 layout is spelled out."""
+    inner = state.get("state")
+    if (state.get("bit_generator") == "PCG64" and len(state) == 4 and isinstance(inner, dict)
+            and len(inner) == 2 and list(state) == ["bit_generator", "state", "has_uint32",
+                                                     "uinteger"]
+            and list(inner) == ["state", "inc"]):
+        return (f'{{"bit_generator": "PCG64", "state": {{"state": {inner["state"]}, '
+                f'"inc": {inner["inc"]}}}, "has_uint32": {state["has_uint32"]}, '
+                f'"uinteger": {state["uinteger"]}}}')
+    return encode(state)
 
 
 def agent_row(run_id: str, a: HyperAgent, ev, test_accuracy: float) -> tuple:
@@ -325,7 +348,7 @@ def agent_row(run_id: str, a: HyperAgent, ev, test_accuracy: float) -> tuple:
     return (run_id, a.id, a.parent_id, a.generation, a.iteration, float(ev.accuracy),
             float(test_accuracy), float(ev.margin), ev.n_fp, ev.n_fn, encode(ev.fp_ids),
             encode(ev.fn_ids), t.threshold, t.review_style, *t.weights, m.focus_metric,
-            m.weight_step, m.threshold_step, m.exploration_scale, encode(vars(t)),
+            m.weight_step, m.threshold_step, m.exploration_scale, task_json(t),
             meta_json(m), a.source, a.note)
 
 

@@ -11,7 +11,7 @@ import sqlite_utils
 from engine.conditions import CONDITIONS
 from engine.dataset import classic, synthetic
 from engine.experiment import run_experiment
-from engine.policy import FEATURES
+from engine.policy import FEATURES, TaskPolicy
 from engine.run import METRIC_COLUMNS, Run
 from engine.store import (
     SCHEMA_VERSION,
@@ -20,7 +20,7 @@ from engine.store import (
     UnknownRunError,
     default_db_path,
 )
-from engine.store_schema import agent_row, meta_json
+from engine.store_schema import agent_row, meta_json, rng_json, task_json
 
 DS = classic()
 
@@ -107,15 +107,21 @@ def test_round_trip_of_runs_datasets_agents_metrics_and_events(tmp_path):
     pd.testing.assert_frame_equal(store.archive_frame(rid), mem, check_exact=True)
 
 
-def test_meta_and_task_json_equal_their_to_dict():
-    """The fast serialisation of policies is exactly their to_dict() (what from_dict reads)."""
+def test_meta_task_and_rng_json_equal_json_dumps():
+    """The fast serialisations are the exact text ``json.dumps`` gives (what readers parse)."""
     run = Run(DS, "hyperagent", 4)
     run.run(40)
     for a in run.archive.agents:
         row = agent_row("r", a, run.archive.evaluation(a.id), 0.5)
-        assert json.loads(row[-4]) == a.task.to_dict()
-        assert json.loads(meta_json(a.meta)) == a.meta.to_dict()
+        assert row[-4] == json.dumps(a.task.to_dict())
+        assert meta_json(a.meta) == json.dumps(a.meta.to_dict())
     assert any(len(a.meta.memory) == 6 for a in run.archive.agents)
+    odd = TaskPolicy((1, 0.0, 0.25, 1e-17, 0.5), 0.05, "strict")  # ints and tiny floats
+    assert task_json(odd) == json.dumps(odd.to_dict())
+    state = run.rng.bit_generator.state
+    assert rng_json(state) == json.dumps(state)
+    state["has_uint32"], state["uinteger"] = 1, 123456  # after a 32-bit draw
+    assert rng_json(state) == json.dumps(state)
 
 
 @pytest.mark.parametrize("condition", sorted(CONDITIONS))
