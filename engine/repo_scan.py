@@ -5,8 +5,8 @@ safely by :mod:`engine.scan_zip` into a temporary folder that is always removed)
 (:func:`scan_git_url`, ``git clone --depth 1`` with a timeout; needs network access).
 :func:`scan` dispatches on the kind of input. Every formula below uses named constants, defined
 here or, for the measuring side, in :mod:`engine.scan_measure` (file walking, skipping and
-per-file measurement) and :mod:`engine.scan_security` (risky calls, secrets, dependency pins);
-all of them are reachable as ``engine.repo_scan.NAME``. ``clip`` means clamping to [0, 1] and
+per-file measurement) and :mod:`engine.scan_security` (risky calls, secrets, dependency pins).
+``clip`` means clamping to [0, 1] and
 ``ramp(x, good, bad)`` is 1 at or below ``good``, 0 at or above ``bad`` and linear in between.
 Averages over functions are weighted by the function's NLOC, so one huge function counts for as
 much code as it holds.
@@ -66,7 +66,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import scan_measure, scan_security
+from engine import scan_measure
 from engine.scan_measure import DUP_WINDOW, ND_BAD, ND_GOOD, _dup_share, _measure, _readme_stats
 from engine.scan_zip import ScanError, clone_git, redact_url, safe_extract
 
@@ -424,17 +424,3 @@ def cmd_scan(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(result.to_dict(), indent=2, sort_keys=True))
     return 0
-
-
-def __getattr__(name: str):
-    """Names that moved to :mod:`engine.scan_measure` or :mod:`engine.scan_security` (limits,
-    file tables, patterns, helpers) stay reachable as ``engine.repo_scan.NAME``."""
-    if not name.startswith("__"):
-        for module in (scan_measure, scan_security):
-            if hasattr(module, name):
-                return getattr(module, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(dir(scan_measure)) | set(dir(scan_security)))

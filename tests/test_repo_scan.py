@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import repo_scan, scan_zip
+from engine import repo_scan, scan_measure, scan_zip
 from engine.repo_scan import (
     FEATURES,
     ScanError,
@@ -257,7 +257,7 @@ def test_folder_scan_skips_vendored_binary_and_huge_files(tmp_path):
         (root / rel).write_text("eval(x)\n")
     (root / "logo.png").write_bytes(b"\x89PNG")
     (root / "blob.txt").write_bytes(b"abc\x00def")
-    (root / "big.py").write_text("x = 1\n" * (repo_scan.MAX_FILE_BYTES // 6 + 10))
+    (root / "big.py").write_text("x = 1\n" * (scan_measure.MAX_FILE_BYTES // 6 + 10))
     result = scan_folder(root)
     assert result.skipped["dirs"] == 4
     assert result.skipped["binary"] == 2
