@@ -9,13 +9,14 @@ The agent records and their train evaluations are kept in lists indexed by id to
 Novelty of a member is the mean Euclidean distance, in policy space (five weights plus the
 effective threshold), to its ``NOVELTY_K`` nearest other members, kept exact as members arrive.
 The policy vectors also sit in a numpy array with their squared norms, so one matrix-vector
-product gives the squared distance from a new member to every older one
-(``|a|^2 - 2 a.b + |b|^2``, at C speed). That pass only *selects*: the
-members the newcomer is closer to than their current k-th neighbour, and the members inside a
-bound on the newcomer's own k-th distance (from its parent and the parent's neighbours). The
-selected distances are then recomputed exactly (``math.dist``) before any list changes, with a
-tolerance far above the rounding of the product, so no neighbour is missed and every stored
-distance is exact. Cost: O(n) per member in C plus O(k) in Python.
+product gives, for every older member, ``h = v.x - |x|^2 / 2`` (the squared distance to the
+newcomer is ``|v|^2 - 2 h``; C speed). That pass only *selects*: the newcomer's k nearest (the
+k largest ``h``, plus any member within a slack of the k-th) and the members the newcomer is
+closer to than their current k-th neighbour. Their distances are then recomputed exactly
+(``math.dist``) and sorted before any list changes; the slack is far above the rounding of the
+product, so no neighbour is missed and every stored distance is exact. Cost: O(n) per member
+in C plus O(k) in Python. Means are summed left to right (``functools.reduce``), which gives the
+same bits on every Python version (``sum`` of floats is compensated from Python 3.12 on).
 
 Public names: Archive, COLUMNS, NOVELTY_K, policy_vector.
 """
@@ -23,7 +24,9 @@ Public names: Archive, COLUMNS, NOVELTY_K, policy_vector.
 from __future__ import annotations
 
 from bisect import bisect_right
+from functools import reduce
 from math import dist
+from operator import add
 
 import numpy as np
 
@@ -99,7 +102,7 @@ class Archive:
             raise KeyError(f"unknown archive column {name!r}; expected one of {sorted(COLUMNS)}")
         values = self.children_count if name == "children" else getattr(self, name)
         if name == "vec":
-            return np.array(values, dtype=np.float64).reshape(len(values), -1)
+            return np.array(values, dtype=np.float64).reshape(len(values), _DIM)
         return np.array(values, dtype=COLUMNS[name])
 
     def add(self, agent: HyperAgent, evaluation: Evaluation, test_accuracy: float) -> int:
@@ -169,13 +172,17 @@ class Archive:
         h = np.array((*vec, 1.0)) @ a[:, :i]  # (matmul: no copy of the strided slice)
         picked = set()
         if i > NOVELTY_K:
-            # the k largest h, by k passes of argmax (cheaper than a partition); argmax takes
-            # the lowest id among equal values, as the (distance, id) order does
+            # the k largest h, by k passes of argmax (cheaper than a partition), then every
+            # member within the slack of the k-th (members whose distances differ by less than
+            # the rounding of h): the exact sort below decides among them
             taken = []
             for _ in range(NOVELTY_K):
                 j = int(h.argmax())
                 taken.append((j, h[j]))
                 h[j] = -np.inf
+            cut = taken[-1][1] - _D2_SLACK
+            if h.max() >= cut:
+                picked.update(np.flatnonzero(h >= cut).tolist())
             for j, val in taken:
                 h[j] = val
                 picked.add(j)
@@ -198,7 +205,7 @@ class Archive:
                     del row[NOVELTY_K:], ids[NOVELTY_K:]
                 if len(row) == NOVELTY_K:
                     hk[j] = 0.5 * row[-1] * row[-1]
-                nov[j] = sum(row) / len(row)
+                nov[j] = reduce(add, row, 0.0) / len(row)
                 changed.append(j)
         # own neighbours: nearest first, ties by the lower id
         mine.sort()
@@ -208,7 +215,7 @@ class Archive:
         nn_i.append([p[1] for p in mine])
         if len(row) == NOVELTY_K:
             hk[i] = 0.5 * row[-1] * row[-1]
-        nov.append(sum(row) / len(row))
+        nov.append(reduce(add, row, 0.0) / len(row))
         return changed
 
     # ---- queries -------------------------------------------------------------------------
@@ -220,7 +227,7 @@ class Archive:
 
     def top3_mean(self) -> float:
         """Mean train fitness of the (up to) three fittest members."""
-        return sum(self._top) / len(self._top)
+        return reduce(add, self._top, 0.0) / len(self._top)
 
     def agent(self, agent_id: int) -> HyperAgent:
         return self.agents[agent_id]

@@ -35,7 +35,7 @@ class Evaluation:
     """
 
     __slots__ = ("accuracy", "n", "n_fp", "n_fn", "margin", "fp_sum", "fn_sum", "_split",
-                 "_pred", "_fp_ids", "_fn_ids")
+                 "_pred", "_fp_ids", "_fn_ids", "_means")
 
     def __init__(self, accuracy: float, n: int, fp_ids: tuple[str, ...],
                  fn_ids: tuple[str, ...], fp_mean: np.ndarray | None,
@@ -48,6 +48,9 @@ class Evaluation:
             float(v) * self.n_fn for v in fn_mean]
         self._split = self._pred = None
         self._fp_ids, self._fn_ids = tuple(fp_ids), tuple(fn_ids)
+        # the means as given, returned as given (the sums above serve the mutation)
+        self._means = (None if fp_mean is None else np.asarray(fp_mean, dtype=np.float64),
+                       None if fn_mean is None else np.asarray(fn_mean, dtype=np.float64))
 
     def _ids(self, false_positive: bool) -> tuple[str, ...]:
         y, pred = self._split.y, self._pred
@@ -68,10 +71,14 @@ class Evaluation:
 
     @property
     def fp_mean(self) -> np.ndarray | None:
+        if self._means is not None:
+            return self._means[0]
         return np.array(self.fp_sum) / self.n_fp if self.n_fp else None
 
     @property
     def fn_mean(self) -> np.ndarray | None:
+        if self._means is not None:
+            return self._means[1]
         return np.array(self.fn_sum) / self.n_fn if self.n_fn else None
 
     def __repr__(self) -> str:
@@ -122,5 +129,5 @@ def evaluate(task: TaskPolicy, split: Split) -> Evaluation:
     ev.accuracy, ev.n, ev.n_fp, ev.n_fn = (n - n_fp - n_fn) / n, n, n_fp, n_fn
     ev.margin = float(delta.dot(split.sign)) / n
     ev.fp_sum, ev.fn_sum = fp_sum, fn_sum
-    ev._split, ev._pred, ev._fp_ids, ev._fn_ids = split, pred, None, None
+    ev._split, ev._pred, ev._fp_ids, ev._fn_ids, ev._means = split, pred, None, None, None
     return ev

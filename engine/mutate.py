@@ -223,8 +223,8 @@ def heuristic(parent: HyperAgent, evaluation: Evaluation, train: Split,
     # what changed and why, formatted only when someone reads it (see ``_summary``)
     parts = (meta.focus_metric, n_fp, n_fn, old_w, new_w, task.threshold, th, task.review_style,
              style, None if freeze_meta else (ws, child_meta.weight_step), why_meta)
-    return build(Proposal, task=child_task, meta=child_meta, _summary_parts=(_summary, parts),
-                 source="heuristic", info={})
+    return build(Proposal, task=child_task, meta=child_meta,
+                 _summary_parts=[_summary, parts, None], source="heuristic", info={})
 
 
 def _summary(focus: str, n_fp: int, n_fn: int, old_w: tuple, new_w: tuple, old_th: float,

@@ -2,7 +2,8 @@
 
 Every numeric field has named bounds (``*_BOUNDS`` constants, inclusive) and every constructor
 path that a mutation uses clamps to them. Records are frozen dataclasses: a mutation returns a
-new record (``dataclasses.replace``) and never edits one in place.
+new record (``dataclasses.replace``) and never edits one in place (a deferred note is formatted
+into its own cell on first read; no field ever changes value).
 
 Public names: FEATURES, N_FEATURES, WEIGHT_BOUNDS, THRESHOLD_BOUNDS, STYLES, STYLE_OFFSET,
 FOCUS_METRICS, WEIGHT_STEP_BOUNDS, THRESHOLD_STEP_BOUNDS, EXPLORATION_BOUNDS, META_RATE_BOUNDS,
@@ -68,9 +69,11 @@ class DeferredText:
 
     Installed as the class attribute of the field (``HyperAgent.note``, ``Proposal.summary``).
     A record made the usual way holds the text in its ``__dict__``, which wins over this
-    descriptor. A record made by ``build(cls, ..., _<field>_parts=(format, args))`` instead
-    formats ``format(*args)`` the first time the field is read and keeps the result, so a long
-    in-memory run never pays for summaries nobody reads. Equality, ``repr``, ``to_dict`` and
+    descriptor. A record made by ``build(cls, ..., _<field>_parts=[format, args, None])``
+    instead formats ``format(*args)`` the first time the field is read and keeps it in the last
+    slot of that list, so a long in-memory run never pays for summaries nobody reads. The
+    record's ``__dict__`` never changes after it is built (a copy or pickle made while another
+    thread reads the field sees a consistent record), and equality, ``repr``, ``to_dict`` and
     ``dataclasses.replace`` read the field like any other and see the same text.
     """
 
@@ -81,16 +84,17 @@ class DeferredText:
         if obj is None:
             return self.default
         d = obj.__dict__
-        parts = d.get(self.parts)
-        if parts is None:  # another thread formatted it between the two lookups
-            return d[self.name]
-        text = d[self.name] = parts[0](*parts[1])
-        d.pop(self.parts, None)
-        return text
+        text = d.get(self.name)
+        if text is not None:
+            return text
+        cell = d[self.parts]
+        if cell[2] is None:
+            cell[2] = cell[0](*cell[1])
+        return cell[2]
 
 
-def deferred_parts(record, name: str):
-    """``(format, args)`` of a field still waiting to be formatted, else ``None``."""
+def deferred_parts(record, name: str) -> list | None:
+    """The ``[format, args, text]`` cell of a deferred field, else ``None`` (a plain field)."""
     return record.__dict__.get(f"_{name}_parts")
 
 

@@ -306,6 +306,11 @@ encode_info = json.JSONEncoder(default=str).encode
 _NOTES: dict[int, tuple[object, str]] = {}
 
 
+def _num(x) -> str:
+    """A number as ``json.dumps`` writes it (numpy scalars as the Python number they hold)."""
+    return repr(x) if type(x) in (float, int) else repr(float(x))
+
+
 def meta_json(m) -> str:
     """``json.dumps(m.to_dict())``, spelled out (floats and ints print as ``repr`` in both;
     the focus is one of ``FOCUS_METRICS``, which need no escaping)."""
@@ -317,16 +322,17 @@ def meta_json(m) -> str:
                 _NOTES.clear()
             hit = _NOTES[id(note)] = (note, encode(vars(note)))
         parts.append(hit[1])
-    return (f'{{"focus_metric": "{m.focus_metric}", "weight_step": {m.weight_step!r}, '
-            f'"threshold_step": {m.threshold_step!r}, '
-            f'"exploration_scale": {m.exploration_scale!r}, "meta_rate": {m.meta_rate!r}, '
-            f'"shrink": {m.shrink!r}, "grow": {m.grow!r}, "memory": [{", ".join(parts)}]}}')
+    return (f'{{"focus_metric": "{m.focus_metric}", "weight_step": {_num(m.weight_step)}, '
+            f'"threshold_step": {_num(m.threshold_step)}, '
+            f'"exploration_scale": {_num(m.exploration_scale)}, '
+            f'"meta_rate": {_num(m.meta_rate)}, "shrink": {_num(m.shrink)}, '
+            f'"grow": {_num(m.grow)}, "memory": [{", ".join(parts)}]}}')
 
 
 def task_json(t) -> str:
     """``json.dumps(t.to_dict())``, spelled out (the style is one of ``STYLES``)."""
-    w = ", ".join(map(repr, t.weights))
-    return (f'{{"weights": [{w}], "threshold": {t.threshold!r}, '
+    w = ", ".join(map(_num, t.weights))
+    return (f'{{"weights": [{w}], "threshold": {_num(t.threshold)}, '
             f'"review_style": "{t.review_style}"}}')
 
 

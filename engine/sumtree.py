@@ -1,13 +1,14 @@
 """A sum tree with fanout ``FANOUT``: proportional sampling and point updates in
-O(FANOUT x log_FANOUT n), with the inner loops in C (``sum``, ``itertools.accumulate``,
+O(FANOUT x log_FANOUT n), with the inner loops in C (``reduce``, ``itertools.accumulate``,
 ``bisect``) rather than one Python iteration per binary level.
 
-Level 0 holds the leaves; entry ``b`` of level ``h`` is the sum (Python's left-to-right
-``sum``) of entries ``b*F .. b*F+F-1`` of level ``h-1``; levels are added while the top one
-has more than ``F`` entries, and the total is the sum of the top level. Every node is
-recomputed from its children (never adjusted by a delta) and the shape depends only on the
-number of leaves, so the tree is a pure function of its leaves: rebuilding it from the same
-leaf values, in any order of updates, samples exactly the same indices.
+Level 0 holds the leaves; entry ``b`` of level ``h`` is the left-to-right sum of entries
+``b*F .. b*F+F-1`` of level ``h-1`` (``functools.reduce(operator.add, ...)``: the same bits on
+every Python version, which the builtin ``sum`` of floats is not from 3.12 on); levels are
+added while the top one has more than ``F`` entries, and the total is the sum of the top level.
+Every node is recomputed from its children (never adjusted by a delta) and the shape depends
+only on the number of leaves, so the tree is a pure function of its leaves: rebuilding it from
+the same leaf values, in any order of updates, samples exactly the same indices.
 
 Public names: SumTree, FANOUT.
 """
@@ -15,7 +16,9 @@ Public names: SumTree, FANOUT.
 from __future__ import annotations
 
 from bisect import bisect_right
+from functools import reduce
 from itertools import accumulate
+from operator import add
 
 FANOUT = 32
 
@@ -38,7 +41,8 @@ class SumTree:
             below = levels[h]
             size = -(-len(below) // FANOUT)
             if h + 1 == len(levels):
-                levels.append([sum(below[k:k + FANOUT]) for k in range(0, len(below), FANOUT)])
+                levels.append([reduce(add, below[k:k + FANOUT], 0.0)
+                               for k in range(0, len(below), FANOUT)])
             else:
                 up = levels[h + 1]
                 # new entries cover only new (zero) leaves
@@ -59,7 +63,7 @@ class SumTree:
             i //= FANOUT
             start = i * FANOUT
             level = levels[h]
-            level[i] = sum(below[start:start + FANOUT])
+            level[i] = reduce(add, below[start:start + FANOUT], 0.0)
             below = level
 
     def set_many(self, weights) -> None:
@@ -68,12 +72,13 @@ class SumTree:
         levels = [leaves]
         while len(levels[-1]) > FANOUT:
             below = levels[-1]
-            levels.append([sum(below[k:k + FANOUT]) for k in range(0, len(below), FANOUT)])
+            levels.append([reduce(add, below[k:k + FANOUT], 0.0)
+                               for k in range(0, len(below), FANOUT)])
         self._levels = levels
 
     @property
     def total(self) -> float:
-        return sum(self._levels[-1])
+        return reduce(add, self._levels[-1], 0.0)
 
     def get(self, index: int) -> float:
         leaves = self._levels[0]
@@ -85,7 +90,7 @@ class SumTree:
         Only indices with a positive weight are returned (the total must be positive).
         """
         levels = self._levels
-        x = u * sum(levels[-1])
+        x = u * reduce(add, levels[-1], 0.0)
         b = 0
         for h in range(len(levels) - 1, -1, -1):
             start = b * FANOUT

@@ -141,3 +141,38 @@ def test_large_sumtree_matches_cumulative_weights_and_update_order():
     ref = np.searchsorted(cum, us * cum[-1], side="right")
     assert np.mean(np.array(got) == ref) > 0.99  # equal up to float rounding at boundaries
     assert t.total == pytest.approx(w.sum()) and t.get(7) == w[7] and t.get(10**6) == 0.0
+
+
+def test_newcomer_neighbours_exact_among_near_ties():
+    """Members whose distances to a newcomer differ by less than the scan's rounding: the
+    exact recomputation still keeps the true nearest (found by a reviewer; regression test)."""
+    from engine.policy import HyperAgent, MetaPolicy, TaskPolicy
+
+    rng = np.random.default_rng(2)
+    v = np.full(6, 0.9)
+    pts = []
+    for s in range(8):  # shells 5e-5 from v, radii 1e-12 apart, each with 3 close companions
+        u = rng.normal(size=6)
+        u /= np.linalg.norm(u)
+        shell = v + 5e-5 * (1 + s * 2e-8) * u
+        pts.append(shell)
+        pts.extend(shell + 1e-6 * (u + 0.3 * rng.normal(size=6)) for _ in range(3))
+    pts.append(v)
+    arch = Archive()
+    for i, p in enumerate(pts):
+        task = TaskPolicy(tuple(float(x) for x in p[:5]), float(p[5]), "balanced")
+        arch.add(HyperAgent(i, None if i == 0 else i - 1, min(i, 1), i, task, MetaPolicy()),
+                 _ev(0.5), 0.5)
+    vec = arch.column("vec")
+    last = len(arch) - 1
+    true = sorted((float(np.linalg.norm(vec[last] - vec[j])), j) for j in range(last))
+    assert arch._nn_i[last] == [j for _, j in true[:NOVELTY_K]]
+    assert arch.novelty[last] == pytest.approx(np.mean([d for d, _ in true[:NOVELTY_K]]),
+                                               rel=1e-12)
+
+
+def test_empty_archive_columns_have_their_shape():
+    """column() of an empty archive: (0,) and (0, 6) arrays, not an error."""
+    arch = Archive()
+    assert arch.column("fitness").shape == (0,)
+    assert arch.column("vec").shape == (0, 6)

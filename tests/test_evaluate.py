@@ -44,3 +44,13 @@ def test_contributions_are_weight_times_feature():
     c = contributions(t, x)
     assert c.tolist() == pytest.approx([0.1, 0.1, 0.0, 0.2, 0.5])
     assert c.sum() == pytest.approx(0.9)
+
+
+def test_an_evaluation_made_from_means_returns_them_unchanged():
+    """Evaluation(...) with given FP/FN means reads them back exactly (sums feed the mutation)."""
+    from engine.evaluate import Evaluation
+
+    m = [0.1, 0.7, 0.3, 0.9, 0.55]
+    ev = Evaluation(0.7, 10, ("a", "b", "c"), (), np.array(m), None, 0.0)
+    assert ev.fp_mean.tolist() == m and ev.fn_mean is None
+    assert ev.n_fp == 3 and ev.fp_sum == pytest.approx([3 * x for x in m])

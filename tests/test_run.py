@@ -95,3 +95,24 @@ def test_test_labels_never_influence_the_search(condition):
     pd.testing.assert_frame_equal(a.metrics_frame()[train_cols], b.metrics_frame()[train_cols])
     assert not a.metrics_frame()["child_test_accuracy"].equals(
         b.metrics_frame()["child_test_accuracy"])
+
+
+def test_deferred_notes_read_like_plain_fields():
+    """Notes of heuristic children are formatted on first read without changing the record:
+    its __dict__ keeps its keys, and copies, pickles and replace() see the same text."""
+    import copy
+    import pickle
+    from dataclasses import replace
+
+    run = Run(classic(), "hyperagent", 3)
+    run.run(60)
+    agents = run.archive.agents[1:]
+    keys = [set(vars(a)) for a in agents]
+    notes = [a.note for a in agents]
+    assert [set(vars(a)) for a in agents] == keys
+    assert all(n.startswith("focus ") and " FN): w[" in n for n in notes)
+    for a in agents[:10]:
+        assert copy.deepcopy(a) == a and pickle.loads(pickle.dumps(a)).note == a.note
+        assert replace(a).note == a.note and a.to_dict()["note"] == a.note
+    rec = run.step()  # the record's summary is the child's note
+    assert rec.summary == rec.child.note

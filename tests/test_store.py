@@ -118,6 +118,10 @@ def test_meta_task_and_rng_json_equal_json_dumps():
     assert any(len(a.meta.memory) == 6 for a in run.archive.agents)
     odd = TaskPolicy((1, 0.0, 0.25, 1e-17, 0.5), 0.05, "strict")  # ints and tiny floats
     assert task_json(odd) == json.dumps(odd.to_dict())
+    np_task = TaskPolicy(tuple(np.float64(x) for x in (0.2, 0.1, 0.3, 0.2, 0.2)),
+                         np.float64(0.6), "lenient")  # numpy scalars: still valid JSON
+    assert json.loads(task_json(np_task)) == json.loads(json.dumps(np_task.to_dict(),
+                                                                   default=float))
     state = run.rng.bit_generator.state
     assert rng_json(state) == json.dumps(state)
     state["has_uint32"], state["uinteger"] = 1, 123456  # after a 32-bit draw
