@@ -61,8 +61,7 @@ class Archive:
     selection strategies read them to update their weights.
     """
 
-    def __init__(self, capacity: int = 0) -> None:
-        # ``capacity`` is accepted for compatibility; lists grow by themselves.
+    def __init__(self) -> None:
         self.agents: list[HyperAgent] = []
         self.evaluations: list[Evaluation] = []
         self.parent: list[int] = []
@@ -113,8 +112,7 @@ class Archive:
         parent = -1 if agent.parent_id is None else agent.parent_id
         if parent >= i:
             raise ValueError(f"parent {parent} of agent {i} is not in the archive")
-        task = agent.task
-        vec = (*task.weights, task.threshold + STYLE_OFFSET[task.review_style])
+        vec = policy_vector(agent.task)
         fit = evaluation.accuracy
         margin = evaluation.margin
         ex = agent.meta.exploration_scale

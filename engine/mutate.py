@@ -55,7 +55,6 @@ from engine.policy import (
     STYLES,
     THRESHOLD_BOUNDS,
     THRESHOLD_STEP_BOUNDS,
-    WEIGHT_BOUNDS,
     WEIGHT_STEP_BOUNDS,
     DeferredText,
     HyperAgent,
@@ -64,6 +63,7 @@ from engine.policy import (
     TaskPolicy,
     build,
     clamp,
+    clamp_weights,
 )
 
 FOCUS_BOOST = 2.0
@@ -160,8 +160,6 @@ def _next_focus(meta: MetaPolicy, ev: Evaluation, g: list[float] | None) -> tupl
     return new, f"focus {focus} -> {new} after {MEMORY_PATIENCE} tries without gain"
 
 
-_W_LO, _W_HI = WEIGHT_BOUNDS
-_T_LO, _T_HI = THRESHOLD_BOUNDS
 _CAP = THRESHOLD_PRESSURE_CAP
 _N_RANDOM = N_FEATURES + 5  # weight noise, threshold noise, four meta-update normals
 
@@ -187,13 +185,13 @@ def heuristic(parent: HyperAgent, evaluation: Evaluation, train: Split,
         raw = [a + gi * k + sd * zi for a, gi, zi in zip(old_w, g, z)]
     else:
         raw = [a + sd * zi for a, zi in zip(old_w, z)]
-    new_w = tuple(_W_LO if x < _W_LO else _W_HI if x > _W_HI else x for x in raw)
+    new_w = clamp_weights(raw)
 
     # 3. threshold and style.
     imbalance = n_fp - n_fn
     pressure = _CAP if imbalance > _CAP else -_CAP if imbalance < -_CAP else imbalance
-    th = task.threshold + ts * pressure + THRESHOLD_NOISE * ts * ex * z[N_FEATURES]
-    th = _T_LO if th < _T_LO else _T_HI if th > _T_HI else th
+    th = clamp(task.threshold + ts * pressure + THRESHOLD_NOISE * ts * ex * z[N_FEATURES],
+               THRESHOLD_BOUNDS)
     style = task.review_style
     if r < STYLE_SWITCH_P:
         s_idx = STYLES.index(style)

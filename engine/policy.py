@@ -8,7 +8,7 @@ into its own cell on first read; no field ever changes value).
 Public names: FEATURES, N_FEATURES, WEIGHT_BOUNDS, THRESHOLD_BOUNDS, STYLES, STYLE_OFFSET,
 FOCUS_METRICS, WEIGHT_STEP_BOUNDS, THRESHOLD_STEP_BOUNDS, EXPLORATION_BOUNDS, META_RATE_BOUNDS,
 SHRINK_BOUNDS, GROW_BOUNDS, MEMORY_SIZE, MUTATION_SOURCES, MemoryNote, TaskPolicy, MetaPolicy,
-HyperAgent, seed_agent, clamp, build, DeferredText, deferred_parts.
+HyperAgent, seed_agent, clamp, clamp_weights, build, DeferredText, deferred_parts.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ MUTATION_SOURCES: tuple[str, ...] = ("seed", "heuristic", "llm")
 OUTCOMES: tuple[str, ...] = ("improved", "same", "worse")
 
 
+_new = object.__new__
+_setattr = object.__setattr__
+
+
 def build(cls, **values):
     """Make a frozen record from already-valid field values without running its checks.
 
@@ -58,10 +62,6 @@ def build(cls, **values):
     obj = _new(cls)
     _setattr(obj, "__dict__", values)
     return obj
-
-
-_new = object.__new__
-_setattr = object.__setattr__
 
 
 class DeferredText:
@@ -102,6 +102,12 @@ def clamp(value: float, bounds: tuple[float, float]) -> float:
     """Return ``value`` limited to the inclusive ``bounds`` (low, high)."""
     low, high = bounds
     return low if value < low else high if value > high else float(value)
+
+
+def clamp_weights(weights) -> tuple[float, ...]:
+    """Every weight limited to ``WEIGHT_BOUNDS``, as a tuple of floats."""
+    lo, hi = WEIGHT_BOUNDS
+    return tuple(lo if x < lo else hi if x > hi else float(x) for x in weights)
 
 
 @dataclass(frozen=True)
@@ -152,9 +158,7 @@ class TaskPolicy:
     @classmethod
     def clamped(cls, weights, threshold: float, review_style: str) -> TaskPolicy:
         """Build a policy with every field clamped to its bounds."""
-        lo, hi = WEIGHT_BOUNDS
-        w = tuple(lo if x < lo else hi if x > hi else float(x) for x in weights)
-        return cls(w, clamp(threshold, THRESHOLD_BOUNDS), review_style)
+        return cls(clamp_weights(weights), clamp(threshold, THRESHOLD_BOUNDS), review_style)
 
     def to_dict(self) -> dict:
         return {"weights": list(self.weights), "threshold": self.threshold,

@@ -336,13 +336,14 @@ def task_json(t) -> str:
             f'"review_style": "{t.review_style}"}}')
 
 
+_PCG64_KEYS = ["bit_generator", "state", "has_uint32", "uinteger"]
+
+
 def rng_json(state: dict) -> str:
     """``json.dumps(state)`` of a generator state; numpy's PCG64 layout is spelled out."""
     inner = state.get("state")
-    if (state.get("bit_generator") == "PCG64" and len(state) == 4 and isinstance(inner, dict)
-            and len(inner) == 2 and list(state) == ["bit_generator", "state", "has_uint32",
-                                                     "uinteger"]
-            and list(inner) == ["state", "inc"]):
+    if (list(state) == _PCG64_KEYS and state["bit_generator"] == "PCG64"
+            and isinstance(inner, dict) and list(inner) == ["state", "inc"]):
         return (f'{{"bit_generator": "PCG64", "state": {{"state": {inner["state"]}, '
                 f'"inc": {inner["inc"]}}}, "has_uint32": {state["has_uint32"]}, '
                 f'"uinteger": {state["uinteger"]}}}')

@@ -26,12 +26,8 @@ FANOUT = 32
 class SumTree:
     """Non-negative weights over indices 0..n-1 (an index never set weighs 0)."""
 
-    def __init__(self, capacity: int = 0) -> None:
-        # ``capacity`` is accepted for compatibility; levels grow with the leaves.
+    def __init__(self) -> None:
         self._levels: list[list[float]] = [[]]
-
-    def __len__(self) -> int:
-        return len(self._levels[0])
 
     def _reshape(self) -> None:
         """After leaves were appended: extend every level, adding levels as needed."""

@@ -111,12 +111,12 @@ def test_novelty_equals_brute_force_nearest_neighbours(condition):
 
 def test_sumtree_samples_in_proportion_and_is_history_free():
     """Sampling follows the weights; rebuilt trees sample the same indices."""
-    t = SumTree(4)
+    t = SumTree()
     for i, w in enumerate([1.0, 0.0, 3.0, 0.0, 4.0]):
         t.set(i, w)
     assert t.total == 8.0
     assert [t.sample(u) for u in (0.0, 0.12, 0.13, 0.49, 0.51, 0.99)] == [0, 0, 2, 2, 4, 4]
-    t2 = SumTree(64)
+    t2 = SumTree()
     t2.set_many([1.0, 0.0, 3.0, 0.0, 4.0])
     us = np.random.default_rng(0).random(200)
     assert [t.sample(u) for u in us] == [t2.sample(u) for u in us]
